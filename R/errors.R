@@ -1,0 +1,36 @@
+#' Errors raised by kerasexport
+#'
+#' Every error kerasexport raises has class `kerasexport_error` and a more
+#' specific class `kerasexport_<kind>_error`, so you can catch exactly the
+#' cases you expect, e.g.
+#' `tryCatch(export_savedmodel(model, path), kerasexport_path_error = function(e) ...)`.
+#' Errors from the Python core keep their Python exception as `parent`, one
+#' `rlang::last_error()` away.
+#'
+#' The kinds:
+#' * `model`: the object is not a Keras model, or was never built.
+#' * `signature`: a malformed `input_signature`, or one that does not match
+#'   the model.
+#' * `format`: an unknown `format`.
+#' * `option`: an option in `...` that does not apply to this backend and
+#'   format.
+#' * `route`: no route can write this format from this backend.
+#' * `dependency`: a missing Python package.
+#' * `path`: the target exists, is of the wrong type, or cannot be written.
+#' * `verification`: the artifact does not reproduce the model.
+#' * `artifact`, `input`: loading an artifact or calling it with bad inputs.
+#' * `argument`: an R argument of the wrong type.
+#'
+#' @name kerasexport-errors
+#' @aliases kerasexport_error
+NULL
+
+abort_kerasexport <- function(kind, message, ..., call = caller_env()) {
+  cli::cli_abort(
+    message,
+    class = c(paste0("kerasexport_", kind, "_error"), "kerasexport_error"),
+    ...,
+    call = call,
+    .envir = parent.frame()
+  )
+}

@@ -1,0 +1,133 @@
+#' Export a Keras model to a verified SavedModel or ONNX artifact
+#'
+#' Writes `object` as a TensorFlow SavedModel (for TF-Serving) or an ONNX file
+#' (for onnxruntime), whichever Keras backend it runs on. The artifact is
+#' written beside `export_dir_base`, reloaded with its own runtime and compared
+#' with the model's outputs, and only then renamed into place: a failed export
+#' leaves `export_dir_base` as it was. One line of message reports the format,
+#' backend, route, worst relative error and time; silence it with
+#' [suppressMessages()].
+#'
+#' @param object A Keras 3 model.
+#' @param export_dir_base Where to write: a directory for
+#'   `format = "tf_saved_model"`, a file ending in `.onnx` for
+#'   `format = "onnx"`. Its parent directory must exist.
+#' @param ... Options for the format's Keras exporter, as named arguments:
+#'   `is_static` and `jax2tf_kwargs` (a named list) for SavedModels on the JAX
+#'   backend, `opset_version` for ONNX; `rtol` (default `1e-4`), the largest
+#'   relative error verification accepts. An option that does not apply is an
+#'   error that lists those that do.
+#' @param format `"tf_saved_model"` (default) or `"onnx"`.
+#' @param verbose `TRUE` to let the exporters print their logs; `NULL`
+#'   (default) or `FALSE` keeps them quiet.
+#' @param input_signature The inputs' shapes and dtypes; `NULL` (default)
+#'   infers them from the model with an unknown batch dimension. See
+#'   [input_spec()] for every accepted form.
+#' @param overwrite `TRUE` to replace an existing artifact (the old one stays
+#'   intact until the new one is verified); `FALSE` (default) makes an existing
+#'   target an error.
+#' @param verify `TRUE` (default) to reload the artifact and compare it with
+#'   the model before putting it in place.
+#' @returns `object`, invisibly, so it can be piped.
+#' @section Errors:
+#' Errors have class `kerasexport_error` and one of
+#' `kerasexport_model_error` (not a Keras model, or never built),
+#' `kerasexport_format_error`, `kerasexport_option_error`,
+#' `kerasexport_signature_error`, `kerasexport_path_error` (target exists,
+#' missing parent, wrong type), `kerasexport_route_error`,
+#' `kerasexport_dependency_error`, `kerasexport_verification_error` and
+#' `kerasexport_argument_error`. See [kerasexport-errors].
+#' @family exporting
+#' @export
+#' @examplesIf kerasexport:::python_ready()
+#' keras <- reticulate::import("keras")
+#' model <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dense(2L)))
+#' path <- file.path(tempdir(), "model")
+#' model |> export_savedmodel(path)
+#'
+#' # ONNX, with an explicit signature
+#' model |> export_savedmodel(
+#'   file.path(tempdir(), "model.onnx"),
+#'   format = "onnx",
+#'   input_signature = input_spec(c(NA, 4))
+#' )
+export_savedmodel <- function(object, export_dir_base, ...) {
+  UseMethod("export_savedmodel")
+}
+
+#' @rdname export_savedmodel
+#' @export
+export_savedmodel.default <- function(object, export_dir_base, ...) {
+  abort_kerasexport(
+    "model",
+    c(
+      "{.arg object} must be a Keras 3 model, not {obj_type(object)}.",
+      i = "Build one with Keras, e.g. {.code keras$Sequential(...)}, or load one with {.code keras$saving$load_model()}."
+    )
+  )
+}
+
+#' @rdname export_savedmodel
+#' @export
+export_savedmodel.keras.src.models.model.Model <- function(object,
+                                                           export_dir_base,
+                                                           ...,
+                                                           format = "tf_saved_model",
+                                                           verbose = NULL,
+                                                           input_signature = NULL,
+                                                           overwrite = FALSE,
+                                                           verify = TRUE) {
+  call <- rlang::current_env()
+  check_string(export_dir_base)
+  check_choice(format, export_formats, kind = "format")
+  check_bool(verbose, allow_null = TRUE)
+  check_bool(overwrite)
+  check_bool(verify)
+  options <- as_py_options(list(...))
+  signature <- as_py_signature(input_signature)
+
+  report <- with_core(do.call(core$export, c(
+    list(
+      object, path.expand(export_dir_base),
+      format = format, verbose = verbose, input_signature = signature,
+      overwrite = overwrite, verify = verify
+    ),
+    options
+  )), error_call = call)
+
+  summary <- report$summary()
+  cli::cli_inform("{summary}", class = "kerasexport_export_message")
+  invisible(object)
+}
+
+export_formats <- c("tf_saved_model", "onnx")
+
+# Named R values to Python keyword arguments: whole doubles become integers
+# (an `opset_version` of 17, not 17.0), named lists become dicts.
+as_py_options <- function(options, call = caller_env()) {
+  if (length(options) == 0) {
+    return(list())
+  }
+  names <- names(options)
+  if (is.null(names) || any(!nzchar(names))) {
+    abort_kerasexport(
+      "option",
+      c(
+        "Every option in {.arg ...} must be named.",
+        i = "For example {.code opset_version = 17}."
+      ),
+      call = call
+    )
+  }
+  lapply(options, as_py_value)
+}
+
+as_py_value <- function(x) {
+  if (is.list(x) && !inherits(x, "python.builtin.object")) {
+    return(lapply(x, as_py_value))
+  }
+  if (is.double(x) && length(x) == 1 && !is.na(x) && x == round(x) && abs(x) < .Machine$integer.max) {
+    return(as.integer(x))
+  }
+  x
+}

@@ -1,0 +1,44 @@
+"""What an export did, for the caller and for the one-line message."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportReport:
+    """The outcome of `kerasexport.export()`.
+
+    Attributes:
+        path: where the artifact now stands.
+        format: `"tf_saved_model"` or `"onnx"`.
+        backend: the Keras backend of the exported model.
+        route: `"native"` (Keras's own exporter in this process) or
+            `"cross-backend"`.
+        reason: why that route was taken.
+        verified: whether the artifact was reloaded and compared.
+        max_relative_error: worst relative error seen, or `None`.
+        rtol: the tolerance it was held to.
+        seconds: wall time of the whole export.
+    """
+
+    path: str
+    format: str
+    backend: str
+    route: str
+    reason: str
+    verified: bool
+    max_relative_error: object
+    rtol: float
+    seconds: float
+
+    def summary(self):
+        """One line: format, backend, route, parity and time."""
+        if self.verified:
+            parity = f"verified, max relative error {self.max_relative_error:.2g} (tolerance {self.rtol:g})"
+        else:
+            parity = "not verified"
+        return (
+            f"Exported {self.format} from the {self.backend} backend by the "
+            f"{self.route} route; {parity}; {self.seconds:.1f}s."
+        )
+
+    __str__ = summary

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# R CMD build, then R CMD check --no-manual; fails on any ERROR or WARNING.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export KERASEXPORT_PYTHON=${KERASEXPORT_PYTHON:-$PWD/.venv/bin/python}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+R CMD build --no-manual . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+tarball=$(ls kerasexport_*.tar.gz | tail -n 1)
+mv "$tarball" "$work/"
+# The tests already ran per backend (scripts/test.sh); check runs them once
+# more on TensorFlow as part of the package check.
+(cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual "$tarball") >"$work/check.log" 2>&1 || true
+sed -n '/^Status:/p' "$work/check.log"
+if grep -qE "^Status: .*(ERROR|WARNING)" "$work/check.log" || ! grep -q "^Status:" "$work/check.log"; then
+  cat "$work/check.log"
+  for f in "$work"/kerasexport.Rcheck/00install.out "$work"/kerasexport.Rcheck/tests/testthat.Rout.fail; do
+    [ -f "$f" ] && { echo "--- $f"; tail -n 60 "$f"; }
+  done
+  exit 1
+fi
+grep -E "^\* checking .*(NOTE)" -A 6 "$work/check.log" || true

@@ -1,0 +1,87 @@
+"""Export, reload with the format's own runtime only, compare with the model."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import kerasexport
+from kerasexport import errors
+from kerasexport import routes
+
+from conftest import predict
+
+BATCH_SIZES = (1, 6)
+
+
+def native_formats():
+    return routes.NATIVE[keras.backend.backend()]
+
+
+def reload_and_run(path, format, x):
+    """Run the artifact with its runtime alone: TensorFlow or onnxruntime."""
+    if format == "tf_saved_model":
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(path)  # keep a reference: it owns the variables
+        return np.asarray(loaded.serve(x))
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def target_for(tmp_path, format):
+    return str(tmp_path / ("model.onnx" if format == "onnx" else "model"))
+
+
+@pytest.mark.parametrize("format", ["tf_saved_model", "onnx"])
+def test_native_export_reproduces_the_model(tmp_path, small_model, format):
+    if format not in native_formats():
+        pytest.skip(f"{format} has no native route on {keras.backend.backend()}")
+    target = target_for(tmp_path, format)
+    report = kerasexport.export(small_model, target, format=format)
+    assert report.verified and report.route == "native"
+    assert report.max_relative_error <= 1e-4
+    rng = np.random.default_rng(0)
+    for batch in BATCH_SIZES:
+        x = rng.standard_normal((batch, 4)).astype("float32")
+        np.testing.assert_allclose(reload_and_run(target, format, x), predict(small_model, x), rtol=1e-4, atol=1e-5)
+
+
+def test_report_says_route_backend_format(tmp_path, small_model):
+    format = native_formats()[0]
+    report = kerasexport.export(small_model, target_for(tmp_path, format), format=format)
+    assert report.backend == keras.backend.backend()
+    assert report.format == format
+    assert "native route" in report.summary()
+    assert report.seconds > 0
+
+
+def test_unknown_format_lists_the_formats(tmp_path, small_model):
+    with pytest.raises(errors.FormatError, match="Available formats: tf_saved_model, onnx"):
+        kerasexport.export(small_model, str(tmp_path / "m"), format="tflite")
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_option_that_does_not_apply_names_those_that_do(tmp_path, small_model):
+    with pytest.raises(errors.OptionError, match="opset_version do not apply.*Options that apply"):
+        kerasexport.export(small_model, str(tmp_path / "m"), format="tf_saved_model", opset_version=17)
+    assert os.listdir(tmp_path) == []
+
+
+def test_not_a_model_is_a_model_error(tmp_path):
+    with pytest.raises(errors.ModelError, match="received an object of type builtins.dict"):
+        kerasexport.export({"a": 1}, str(tmp_path / "m"))
+
+
+def test_a_failed_verification_leaves_nothing(tmp_path, small_model, monkeypatch):
+    from kerasexport import verify
+
+    monkeypatch.setattr(verify, "relative_error", lambda expected, actual: 1.0)
+    format = native_formats()[0]
+    target = target_for(tmp_path, format)
+    with pytest.raises(errors.VerificationError):
+        kerasexport.export(small_model, target, format=format)
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,66 @@
+import keras
+import numpy as np
+import pytest
+
+from kerasexport import errors
+from kerasexport import signature
+from kerasexport import verify
+
+
+def test_inputs_follow_the_signature():
+    specs = [{"x": keras.InputSpec(shape=(None, None, 3), dtype="float32"),
+              "ids": keras.InputSpec(shape=(None, 4), dtype="int64")}]
+    inputs = verify.make_inputs(specs, batch_size=5, dynamic_size=32, int_high=7)
+    assert inputs[0]["x"].shape == (5, 32, 3)
+    assert inputs[0]["x"].dtype == np.float32
+    assert inputs[0]["ids"].shape == (5, 4)
+    assert inputs[0]["ids"].dtype == np.int64
+    assert inputs[0]["ids"].min() >= 0 and inputs[0]["ids"].max() < 7
+
+
+def test_embedding_vocabulary_bounds_integer_inputs():
+    ids = keras.Input((3,), dtype="int32")
+    model = keras.Model(ids, keras.layers.Embedding(11, 2)(ids))
+    assert verify.embedding_vocabulary(model) == 11
+
+
+def test_relative_error_is_scaled_by_the_output():
+    expected = np.array([[100.0, -50.0]])
+    assert verify.relative_error(expected, expected + 1.0) == pytest.approx(0.01)
+
+
+def test_dict_outputs_are_matched_by_name():
+    expected = {"a": np.ones((2, 1)), "b": np.zeros((2, 1))}
+    actual = {"b": np.zeros((2, 1)), "a": np.ones((2, 1))}
+    assert verify.relative_error(expected, actual) == 0.0
+
+
+def test_shape_mismatch_is_a_verification_error():
+    with pytest.raises(errors.VerificationError, match="shape"):
+        verify.relative_error(np.ones((2, 3)), np.ones((3, 2)))
+
+
+def test_check_passes_for_the_model_itself(small_model):
+    specs = signature.normalize(small_model, None)
+    error = verify.check(small_model, lambda args: verify.model_outputs(small_model, args), specs)
+    assert error == 0.0
+
+
+def test_check_fails_when_the_artifact_differs(small_model):
+    specs = signature.normalize(small_model, None)
+
+    def off_by_a_bit(args):
+        return verify.model_outputs(small_model, args) * 1.01
+
+    with pytest.raises(errors.VerificationError, match="relative error 0.01"):
+        verify.check(small_model, off_by_a_bit, specs)
+
+
+def test_check_fails_when_a_batch_size_was_baked_in(small_model):
+    specs = signature.normalize(small_model, None)
+
+    def first_row_only(args):
+        return verify.model_outputs(small_model, args)[:1]
+
+    with pytest.raises(errors.VerificationError, match="shape"):
+        verify.check(small_model, first_row_only, specs)

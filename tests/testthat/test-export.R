@@ -1,0 +1,129 @@
+# arguments checked in R ----
+
+test_that("a non-model object is a model error", {
+  expect_error(export_savedmodel(list(1), tempfile()), class = "kerasexport_model_error")
+  expect_snapshot(export_savedmodel(data.frame(x = 1), "model"), error = TRUE)
+})
+
+test_that("an unknown format is a format error that suggests the closest", {
+  skip_if_no_keras()
+  model <- small_model()
+  target <- withr::local_tempfile()
+  expect_snapshot(export_savedmodel(model, target, format = "onnxx"), error = TRUE)
+  expect_false(file.exists(target))
+})
+
+test_that("unnamed options in ... are an option error", {
+  skip_if_no_keras()
+  expect_error(
+    export_savedmodel(small_model(), withr::local_tempfile(), 17),
+    class = "kerasexport_option_error"
+  )
+})
+
+test_that("whole doubles in options become Python integers", {
+  converted <- kerasexport:::as_py_options(list(opset_version = 17, rtol = 1e-3, kw = list(a = 2)))
+  expect_identical(converted$opset_version, 17L)
+  expect_identical(converted$rtol, 1e-3)
+  expect_identical(converted$kw$a, 2L)
+})
+
+# SavedModel on the TensorFlow backend ----
+
+test_that("export_savedmodel() returns the model invisibly", {
+  skip_if_no_keras()
+  skip_unless_backend(c("tensorflow", "jax"))
+  model <- small_model()
+  target <- withr::local_tempfile()
+  result <- suppressMessages(withVisible(model |> export_savedmodel(target)))
+  expect_false(result$visible)
+  expect_identical(result$value, model)
+  expect_true(dir.exists(target))
+})
+
+test_that("the SavedModel's serve endpoint reproduces the model", {
+  skip_if_no_keras()
+  skip_unless_backend(c("tensorflow", "jax"))
+  model <- small_model()
+  target <- withr::local_tempfile()
+  suppressMessages(export_savedmodel(model, target))
+
+  tf <- reticulate::import("tensorflow")
+  np <- reticulate::import("numpy", convert = FALSE)
+  x <- matrix(seq(-1, 1, length.out = 28), nrow = 7, ncol = 4)
+  loaded <- tf$saved_model$load(target)
+  served <- loaded$serve(np$asarray(x, dtype = "float32"))$numpy()
+  expect_equal(dim(served), c(7L, 3L))
+  expect_lt(relative_error(served, model_predict(model, x)), 1e-5)
+})
+
+test_that("the SavedModel has a serving_default signature for TF-Serving", {
+  skip_if_no_keras()
+  skip_unless_backend(c("tensorflow", "jax"))
+  model <- small_model()
+  target <- withr::local_tempfile()
+  suppressMessages(export_savedmodel(model, target))
+
+  tf <- reticulate::import("tensorflow")
+  loaded <- tf$saved_model$load(target)
+  signature <- loaded$signatures[["serving_default"]]
+  x <- matrix(c(0.5, -2, 1, 3), nrow = 1)
+  args <- signature$structured_input_signature[[2]]
+  input_name <- names(args)[[1]]
+  feed <- list(tf$constant(x, dtype = "float32"))
+  names(feed) <- input_name
+  outputs <- do.call(signature, feed)
+  served <- outputs[[1]]$numpy()
+  expect_lt(relative_error(served, model_predict(model, x)), 1e-5)
+})
+
+test_that("the export reports one line: format, backend, route, error, time", {
+  skip_if_no_keras()
+  skip_unless_backend(c("tensorflow", "jax"))
+  target <- withr::local_tempfile()
+  expect_message(
+    export_savedmodel(small_model(), target),
+    regexp = "Exported tf_saved_model from the (tensorflow|jax) backend by the native route; verified, max relative error",
+    class = "kerasexport_export_message"
+  )
+})
+
+test_that("an existing target is a path error and stays untouched", {
+  skip_if_no_keras()
+  target <- withr::local_tempfile()
+  dir.create(target)
+  writeLines("keep me", file.path(target, "marker.txt"))
+  expect_error(
+    export_savedmodel(small_model(), target),
+    class = "kerasexport_path_error"
+  )
+  expect_identical(list.files(target), "marker.txt")
+  expect_identical(readLines(file.path(target, "marker.txt")), "keep me")
+})
+
+test_that("overwrite = TRUE replaces an existing artifact", {
+  skip_if_no_keras()
+  skip_unless_backend(c("tensorflow", "jax"))
+  target <- withr::local_tempfile()
+  dir.create(target)
+  writeLines("old", file.path(target, "marker.txt"))
+  suppressMessages(export_savedmodel(small_model(), target, overwrite = TRUE))
+  expect_false(file.exists(file.path(target, "marker.txt")))
+  expect_true(file.exists(file.path(target, "saved_model.pb")))
+  expect_identical(
+    grep("^\\.kerasexport-staging", list.files(dirname(target), all.files = TRUE), value = TRUE),
+    character()
+  )
+})
+
+test_that("a Python error from the core keeps its Python parent", {
+  skip_if_no_keras()
+  err <- tryCatch(
+    export_savedmodel(small_model(), withr::local_tempfile(), bogus_option = TRUE),
+    error = identity
+  )
+  expect_s3_class(err, "kerasexport_option_error")
+  expect_s3_class(err, "kerasexport_error")
+  expect_match(conditionMessage(err), "bogus_option")
+  expect_s3_class(err$parent, "python.builtin.Exception")
+})

@@ -1,0 +1,98 @@
+# input_spec(), without Python ----
+
+test_that("input_spec() keeps NA for unknown dimensions and makes integers", {
+  spec <- input_spec(c(NA, 28, 28, 1))
+  expect_s3_class(spec, "kerasexport_input_spec")
+  expect_identical(spec$shape, c(NA, 28L, 28L, 1L))
+  expect_identical(spec$dtype, "float32")
+  expect_null(spec$name)
+})
+
+test_that("input_spec() accepts NULL for unknown dimensions in a list", {
+  expect_identical(input_spec(list(NULL, 10))$shape, c(NA, 10L))
+})
+
+test_that("input_spec() rejects fractional dimensions", {
+  expect_error(input_spec(c(NA, 2.5)), class = "kerasexport_signature_error")
+  expect_snapshot(input_spec(c(NA, 2.5)), error = TRUE)
+})
+
+test_that("input_spec() rejects negative dimensions and points to NA", {
+  expect_snapshot(input_spec(c(-1, 3)), error = TRUE)
+})
+
+test_that("input_spec() rejects unknown dtypes", {
+  expect_error(input_spec(c(NA, 3), dtype = "float"), class = "kerasexport_signature_error")
+  expect_snapshot(input_spec(c(NA, 3), dtype = "flaot32"), error = TRUE)
+})
+
+test_that("input_spec() rejects a non-numeric shape", {
+  expect_error(input_spec("28x28"), class = "kerasexport_signature_error")
+})
+
+test_that("input_spec() prints its shape, dtype and name", {
+  expect_snapshot(print(input_spec(c(NA, 20), dtype = "int32", name = "tokens")))
+})
+
+# conversion to Python, checked on the Python side ----
+
+py_spec_of <- function(x) {
+  spec <- kerasexport:::as_py_signature(x)
+  list(shape = reticulate::py_to_r(reticulate::import_builtins()$list(spec$shape)), dtype = spec$dtype, name = spec$name)
+}
+
+test_that("an input_spec() becomes a keras InputSpec with None dims", {
+  skip_if_no_keras()
+  spec <- kerasexport:::as_py_signature(input_spec(c(NA, 28, 28, 1), dtype = "int64", name = "img"))
+  expect_true(inherits(spec, "keras.src.layers.input_spec.InputSpec"))
+  builtins <- reticulate::import_builtins()
+  expect_identical(builtins$repr(spec$shape), "[None, 28, 28, 1]")
+  expect_identical(spec$dtype, "int64")
+  expect_identical(spec$name, "img")
+})
+
+test_that("a numeric shape becomes a tuple of Python ints and None", {
+  skip_if_no_keras()
+  shape <- kerasexport:::as_py_signature(c(NA, 3))
+  expect_identical(reticulate::import_builtins()$repr(shape), "(None, 3)")
+})
+
+test_that("an R array gives its shape, a dynamic batch and its type", {
+  skip_if_no_keras()
+  builtins <- reticulate::import_builtins()
+  spec <- kerasexport:::as_py_signature(array(1L, dim = c(2, 5)))
+  expect_identical(builtins$repr(spec$shape), "[None, 5]")
+  expect_identical(spec$dtype, "int32")
+  spec <- kerasexport:::as_py_signature(array(0.5, dim = c(4, 3, 2)))
+  expect_identical(builtins$repr(spec$shape), "[None, 3, 2]")
+  expect_identical(spec$dtype, "float32")
+})
+
+test_that("a named list becomes a dict and an unnamed list a list", {
+  skip_if_no_keras()
+  builtins <- reticulate::import_builtins()
+  named <- kerasexport:::as_py_signature(list(a = c(NA, 2), b = input_spec(c(NA, 3), "int32")))
+  expect_identical(builtins$type(named)$`__name__`, "dict")
+  expect_identical(sort(reticulate::py_to_r(builtins$list(named$keys()))), c("a", "b"))
+  unnamed <- kerasexport:::as_py_signature(list(c(NA, 2), c(NA, 3)))
+  expect_length(unnamed, 2)
+})
+
+test_that("a partly named list is a signature error", {
+  skip_if_no_keras()
+  expect_error(
+    kerasexport:::as_py_signature(list(a = c(NA, 2), c(NA, 3))),
+    class = "kerasexport_signature_error"
+  )
+})
+
+test_that("the signature reaches Keras: the SavedModel takes that shape", {
+  skip_unless_backend(c("tensorflow", "jax"))
+  target <- withr::local_tempfile()
+  suppressMessages(export_savedmodel(small_model(), target, input_signature = c(NA, 4)))
+  tf <- reticulate::import("tensorflow")
+  loaded <- tf$saved_model$load(target)
+  spec <- loaded$serve$input_signature[[1]]
+  expect_identical(reticulate::import_builtins()$repr(spec$shape$as_list()), "[None, 4]")
+  expect_identical(spec$dtype$name, "float32")
+})
