@@ -5,6 +5,15 @@ BACKENDS ?= tensorflow jax torch
 PYTHON := $(CURDIR)/.venv/bin/python
 export KERASEXPORT_PYTHON := $(PYTHON)
 export TF_CPP_MIN_LOG_LEVEL := 2
+# Tests import this tree's Python core, whatever is installed in the venv.
+export PYTHONPATH := $(CURDIR)/inst/python
+# RLIB=dir installs the R package into dir instead of the site library
+# (used to work on several checkouts at once).
+RLIB ?=
+ifneq ($(RLIB),)
+export R_LIBS := $(abspath $(RLIB))
+INSTALL_LIB := -l $(abspath $(RLIB))
+endif
 
 .PHONY: all setup system python install docs demo test test-python test-r check bench clean
 
@@ -20,8 +29,8 @@ python: system
 
 # Reinstalled each time (seconds): the installed package must be this tree.
 install: python
-	@R CMD INSTALL --no-multiarch --no-test-load . >/tmp/kerasexport-install.log 2>&1 \
-	  || { cat /tmp/kerasexport-install.log; exit 1; }
+	@$(if $(RLIB),mkdir -p $(RLIB) &&) R CMD INSTALL --no-multiarch --no-test-load $(INSTALL_LIB) . >.install.log 2>&1 \
+	  || { cat .install.log; exit 1; }
 
 docs: python
 	Rscript -e 'roxygen2::roxygenise()'

@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export KERASEXPORT_PYTHON=${KERASEXPORT_PYTHON:-$PWD/.venv/bin/python}
+export PYTHONPATH=$PWD/inst/python${PYTHONPATH:+:$PYTHONPATH}
 
 only=all
 if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
