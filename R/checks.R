@@ -49,7 +49,7 @@ obj_type <- function(x) {
     return("NULL")
   }
   if (inherits(x, "python.builtin.object")) {
-    return(paste("a Python", class(x)[[1]]))
+    return(paste("a Python", sub("^python\\.builtin\\.", "", class(x)[[1]])))
   }
   type <- if (is.data.frame(x)) "a data frame" else if (is.array(x)) "an array" else if (is.list(x)) "a list" else switch(
     typeof(x),

@@ -95,8 +95,11 @@ export_savedmodel.keras.src.models.model.Model <- function(object,
     options
   )), error_call = call)
 
-  summary <- report$summary()
-  cli::cli_inform("{summary}", class = "kerasexport_export_message")
+  # rlang, not cli: one line, never wrapped, however narrow the console.
+  rlang::inform(report$summary(), class = "kerasexport_export_message")
+  for (warning_text in unlist(report$warnings)) {
+    cli::cli_warn("{warning_text}", class = "kerasexport_warning")
+  }
   invisible(object)
 }
 

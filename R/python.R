@@ -87,7 +87,21 @@ rethrow_python_error <- function(cnd, error_call) {
     kind <- "dependency"
     message <- c(message, i = "Run {.code kerasexport::install_kerasexport()} to create a Python environment with every dependency.")
   }
-  abort_kerasexport(kind, message, parent = cnd, call = error_call)
+  abort_kerasexport(kind, message, parent = python_parent(cnd), call = error_call)
+}
+
+# The parent shown under our message: the Python exception's class only (its
+# text is already ours), with the exception itself kept in `$python`.
+python_parent <- function(cnd) {
+  python_class <- grep("^python\\.builtin\\.", class(cnd), value = TRUE, invert = TRUE)[[1]]
+  structure(
+    class = c("kerasexport_python_error", "error", "condition"),
+    list(
+      message = paste0("Raised in Python as ", python_class, "; see `reticulate::py_last_error()`."),
+      call = NULL,
+      python = cnd
+    )
+  )
 }
 
 python_error_kind <- function(cnd) {

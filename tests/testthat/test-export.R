@@ -125,5 +125,6 @@ test_that("a Python error from the core keeps its Python parent", {
   expect_s3_class(err, "kerasexport_option_error")
   expect_s3_class(err, "kerasexport_error")
   expect_match(conditionMessage(err), "bogus_option")
-  expect_s3_class(err$parent, "python.builtin.Exception")
+  expect_s3_class(err$parent, "kerasexport_python_error")
+  expect_s3_class(err$parent$python, "kerasexport.errors.OptionError")
 })

@@ -4,9 +4,12 @@ import os
 import time
 
 from kerasexport import atomic
+from kerasexport import dependencies
 from kerasexport import errors
 from kerasexport import formats
+from kerasexport import quiet
 from kerasexport import routes
+from kerasexport import scrub
 from kerasexport import signature as signature_lib
 from kerasexport import verify as verify_lib
 from kerasexport.report import ExportReport
@@ -67,13 +70,18 @@ def export(
     fmt = formats.get(format)
     backend = _backend()
     _check_options(fmt, backend, kwargs)
-    target = os.path.abspath(os.fspath(filepath))
+    target = _check_path(filepath, fmt)
     atomic.check_target(target, overwrite, fmt.IS_DIRECTORY)
+    dependencies.require(dependencies.needed_for_export(format, backend, verify))
     specs = signature_lib.normalize(model, input_signature)
     chosen = routes.choose(backend, format, route)
 
-    with atomic.staged(target) as stage:
-        fmt.write(model, stage.path, specs, verbose, **kwargs)
+    with quiet.quiet(verbose) as warnings_seen, atomic.staged(target) as stage:
+        with scrub.source_paths_hidden(backend):
+            fmt.write(model, stage.path, specs, verbose, **kwargs)
+        if format == "onnx":
+            scrub.scrub_onnx(stage.path)
+        atomic.checkpoint("after_write")
         error = None
         if verify:
             error = verify_lib.check(model, _runner(fmt, stage.path), specs, rtol)
@@ -83,7 +91,25 @@ def export(
         path=target, format=format, backend=backend, route=chosen.name,
         reason=chosen.reason, verified=bool(verify), max_relative_error=error,
         rtol=rtol, seconds=time.perf_counter() - started,
+        warnings=tuple(warnings_seen),
     )
+
+
+def _check_path(filepath, fmt):
+    try:
+        target = os.path.abspath(os.fspath(filepath))
+    except TypeError as exc:
+        raise errors.PathError(
+            f"`filepath` must be a path (a string), received {type(filepath).__name__}."
+        ) from exc
+    suffix = getattr(fmt, "SUFFIX", None)
+    if suffix and not target.endswith(suffix):
+        raise errors.PathError(
+            f"format={fmt.FORMAT!r} writes one file, and its name must end in "
+            f"{suffix!r}; received {os.path.basename(target)!r}. Pass "
+            f"{os.path.basename(target) + suffix!r} to write that file."
+        )
+    return target
 
 
 def _runner(fmt, path):

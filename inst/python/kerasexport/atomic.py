@@ -2,11 +2,22 @@
 
 A failed or killed export must never leave a half-written artifact at the
 target, nor clobber a good one. Work happens in a hidden sibling directory
-(same file system, so the final rename is atomic); the target is only touched
-by ``os.replace``/``os.rename`` once the new artifact has been verified.
+(same file system, so renames are atomic); the target is only touched once the
+new artifact has been verified:
+
+- a new target is created by one `rename`;
+- an existing file is replaced by one `os.replace`;
+- an existing directory is swapped with the new one by one
+  `renameat2(RENAME_EXCHANGE)` (Linux), so at every instant the target is
+  either the old artifact or the new one. Where that call is missing, the old
+  directory is moved aside first, and a kill between the two renames is
+  repaired by the next export to the same place (`clean_stale_staging`).
 """
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
 import os
 import shutil
 import uuid
@@ -14,11 +25,31 @@ import uuid
 from kerasexport import errors
 
 STAGING_PREFIX = ".kerasexport-staging-"
-_PID_SEPARATOR = "-pid"
+_PID_MARK = "-pid"
+_OLD = "old"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+# Test hook: `KERASEXPORT_TEST_KILL_AT=<checkpoint>` makes the process kill
+# itself there, so tests can prove a kill at that moment loses nothing.
+_KILL_AT_VARIABLE = "KERASEXPORT_TEST_KILL_AT"
+
+
+def checkpoint(name):
+    """Die here with SIGKILL if the kill test asks for it (no-op otherwise)."""
+    if os.environ.get(_KILL_AT_VARIABLE) == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _staging_name(target_name):
-    return f"{STAGING_PREFIX}{target_name}{_PID_SEPARATOR}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return f"{STAGING_PREFIX}{target_name}{_PID_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _owner_pid(entry, prefix):
+    pid_text = entry[len(prefix):].split("-", 1)[0]
+    return int(pid_text) if pid_text.isdigit() else None
 
 
 def _pid_alive(pid):
@@ -32,16 +63,25 @@ def _pid_alive(pid):
 
 
 def clean_stale_staging(target):
-    """Remove staging leftovers of killed exports to `target`."""
+    """Remove what killed exports to `target` left behind.
+
+    A staging directory whose process is gone is removed; if it still holds
+    the old artifact moved aside by an interrupted swap and the target is
+    missing, the old artifact is put back first.
+    """
     parent, name = os.path.split(os.path.abspath(target))
-    prefix = f"{STAGING_PREFIX}{name}{_PID_SEPARATOR}"
-    for entry in os.listdir(parent):
+    prefix = f"{STAGING_PREFIX}{name}{_PID_MARK}"
+    for entry in sorted(os.listdir(parent)):
         if not entry.startswith(prefix):
             continue
-        pid_text = entry[len(prefix):].split("-", 1)[0]
-        if pid_text.isdigit() and _pid_alive(int(pid_text)) and int(pid_text) != os.getpid():
-            continue
-        _remove(os.path.join(parent, entry))
+        pid = _owner_pid(entry, prefix)
+        if pid is not None and pid != os.getpid() and _pid_alive(pid):
+            continue  # Another export to the same place is running.
+        staging_dir = os.path.join(parent, entry)
+        old = os.path.join(staging_dir, _OLD)
+        if os.path.lexists(old) and not os.path.lexists(target):
+            os.rename(old, target)
+        _remove(staging_dir)
 
 
 def _remove(path):
@@ -52,40 +92,48 @@ def _remove(path):
 
 
 def check_target(target, overwrite, is_directory):
-    """Fail early, before any work, when `target` cannot be written."""
+    """Fail early, before any work, when `target` cannot be written.
+
+    Args:
+        target: path of the artifact.
+        overwrite: `bool`, whether an existing artifact may be replaced.
+        is_directory: `bool`, whether the format writes a directory.
+
+    Raises:
+        PathError: the parent is missing or not writable, or the target
+            exists (without `overwrite`) or is of the wrong kind.
+    """
     target = os.path.abspath(target)
     parent = os.path.dirname(target)
     if not os.path.isdir(parent):
+        what = "is not a directory" if os.path.exists(parent) else "does not exist"
         raise errors.PathError(
-            f"The parent directory of the target does not exist: {parent!r}. "
+            f"The parent directory of the target {what}: {parent!r}. "
             "Create it first (in R: `dir.create(path, recursive = TRUE)`)."
         )
     if not os.access(parent, os.W_OK):
         raise errors.PathError(
             f"The directory {parent!r} is not writable. Choose a writable location."
         )
-    if os.path.lexists(target):
-        if not overwrite:
-            raise errors.PathError(
-                f"The target {target!r} already exists. "
-                "Pass `overwrite = True` (R: `overwrite = TRUE`) to replace it, "
-                "or choose another path."
-            )
-        if is_directory and not os.path.isdir(target):
-            raise errors.PathError(
-                f"The target {target!r} is a file, but this format writes a "
-                "directory. Remove the file or choose another path."
-            )
-        if not is_directory and os.path.isdir(target):
-            raise errors.PathError(
-                f"The target {target!r} is a directory, but this format writes "
-                "a single file. Remove the directory or choose another path."
-            )
+    if not os.path.lexists(target):
+        return
+    kind_now = "directory" if os.path.isdir(target) else "file"
+    kind_needed = "directory" if is_directory else "file"
+    if kind_now != kind_needed:
+        raise errors.PathError(
+            f"The target {target!r} is a {kind_now}, but this format writes a "
+            f"{kind_needed}. Remove it or choose another path."
+        )
+    if not overwrite:
+        raise errors.PathError(
+            f"The target {target!r} already exists. Pass `overwrite = True` "
+            "(R: `overwrite = TRUE`) to replace it, or choose another path."
+        )
 
 
 @contextlib.contextmanager
 def staged(target):
-    """Yield a staging path beside `target`; on success the caller commits.
+    """Yield a staging area beside `target`; the caller commits on success.
 
     Usage::
 
@@ -96,13 +144,22 @@ def staged(target):
 
     Whatever happens before ``commit()``, the staging area is removed and the
     target is left as it was.
+
+    Raises:
+        PathError: when the staging area cannot be created (read-only file
+            system, no permission).
     """
     target = os.path.abspath(target)
     parent, name = os.path.split(target)
     clean_stale_staging(target)
     staging_dir = os.path.join(parent, _staging_name(name))
-    os.mkdir(staging_dir)
-    stage = _Stage(target, os.path.join(staging_dir, name))
+    try:
+        os.mkdir(staging_dir)
+    except OSError as exc:
+        raise errors.PathError(
+            f"Cannot write in {parent!r}: {exc.strerror}. Choose a writable location."
+        ) from exc
+    stage = _Stage(target, os.path.join(staging_dir, name), os.path.join(staging_dir, _OLD))
     try:
         yield stage
     finally:
@@ -110,21 +167,39 @@ def staged(target):
 
 
 class _Stage:
-    def __init__(self, target, path):
+    def __init__(self, target, path, old):
         self.target = target
-        self.path = path
+        self.path = path  # Where the new artifact is written.
+        self._old = old  # Where the old one goes once replaced.
+        self.scratch = os.path.dirname(path)  # For temporary files of the export.
 
     def commit(self):
         """Move the staged artifact to the target, replacing an old one."""
+        checkpoint("before_rename")
         if not os.path.lexists(self.target):
             os.rename(self.path, self.target)
-            return
-        # Swap: the old artifact moves aside (still intact) and goes only
-        # once the new one stands in its place.
-        old = os.path.join(os.path.dirname(self.path), "old")
-        os.rename(self.target, old)
-        try:
+        elif not os.path.isdir(self.path):
+            os.replace(self.path, self.target)
+        elif not _exchange(self.path, self.target):
+            os.rename(self.target, self._old)
+            checkpoint("mid_swap")
             os.rename(self.path, self.target)
-        except BaseException:
-            os.rename(old, self.target)
-            raise
+        checkpoint("after_rename")
+
+
+def _exchange(a, b):
+    """Atomically swap two paths; False when the system cannot."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), b)

@@ -18,6 +18,8 @@ class ExportReport:
         max_relative_error: worst relative error seen, or `None`.
         rtol: the tolerance it was held to.
         seconds: wall time of the whole export.
+        warnings: genuine warnings from Keras or kerasexport, once each
+            (third-party noise is dropped unless `verbose`).
     """
 
     path: str
@@ -29,6 +31,7 @@ class ExportReport:
     max_relative_error: object
     rtol: float
     seconds: float
+    warnings: tuple = ()
 
     def summary(self):
         """One line: format, backend, route, parity and time."""

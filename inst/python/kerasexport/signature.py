@@ -215,8 +215,16 @@ def _nested_error(value):
     )
 
 
+def _input_label(tensor, position):
+    """How to name an input in messages: its name, unless Keras made it up."""
+    name = getattr(tensor, "name", None)
+    if not name or name.startswith("keras_tensor"):
+        return f"#{position + 1}"
+    return repr(name)
+
+
 def _check_against_model(specs, model):
-    """Check names and ranks of a Functional model's inputs."""
+    """Check that the specs have the model's input structure, names and shapes."""
     import keras
 
     structure = _model_inputs(model)
@@ -234,37 +242,45 @@ def _check_against_model(specs, model):
                 f"`input_signature` names {sorted(specs)} do not match the "
                 f"model's inputs {sorted(structure)}."
             )
-        pairs = [(specs[k], structure[k], k) for k in structure]
+        pairs = [(specs[k], structure[k], repr(k)) for k in structure]
+    elif isinstance(specs, dict):
+        count = len(keras.tree.flatten(structure))
+        raise errors.SignatureError(
+            f"`input_signature` is a dict (names {sorted(specs)}), but the model "
+            f"takes {count} positional input(s), not a dict. Give an unnamed list."
+        )
+    elif isinstance(structure, (list, tuple)):
+        if not isinstance(specs, list):
+            specs = [specs]
+        if len(specs) != len(structure):
+            raise errors.SignatureError(
+                f"`input_signature` describes {len(specs)} input(s), but the "
+                f"model takes {len(structure)}."
+            )
+        pairs = [(s, t, _input_label(t, i)) for i, (s, t) in enumerate(zip(specs, structure))]
     else:
-        flat_model = keras.tree.flatten(structure)
-        flat_specs = specs if isinstance(specs, list) else [specs]
-        if isinstance(specs, dict):
+        if isinstance(specs, list) and len(specs) > 1:
             raise errors.SignatureError(
-                f"`input_signature` is a dict, but the model takes "
-                f"{len(flat_model)} positional input(s). Give an unnamed list."
+                f"`input_signature` describes {len(specs)} input(s), but the model takes 1."
             )
-        if len(flat_specs) != len(flat_model):
-            raise errors.SignatureError(
-                f"`input_signature` describes {len(flat_specs)} input(s), but "
-                f"the model takes {len(flat_model)}."
-            )
-        pairs = [(s, t, t.name) for s, t in zip(flat_specs, flat_model)]
-    for spec_, tensor, name in pairs:
+        pairs = [(specs, structure, _input_label(structure, 0))]
+    for spec_, tensor, label in pairs:
         if not isinstance(spec_, keras.InputSpec):
             raise errors.SignatureError(
-                f"Unexpected nesting for input {name!r}: expected one spec."
+                f"Unexpected nesting for input {label}: expected one shape or "
+                f"spec, received {spec_!r}."
             )
         if len(spec_.shape) != len(tensor.shape):
             raise errors.SignatureError(
-                f"Input {name!r} has rank {len(tensor.shape)} (shape "
+                f"Input {label} has rank {len(tensor.shape)} (shape "
                 f"{tuple(tensor.shape)}), but `input_signature` gives shape "
-                f"{spec_.shape} (rank {len(spec_.shape)})."
+                f"{tuple(spec_.shape)} (rank {len(spec_.shape)})."
             )
         for got, want in zip(spec_.shape[1:], tensor.shape[1:]):
             if got is not None and want is not None and got != want:
                 raise errors.SignatureError(
-                    f"Input {name!r} has shape {tuple(tensor.shape)}, but "
-                    f"`input_signature` gives {spec_.shape}."
+                    f"Input {label} has shape {tuple(tensor.shape)}, but "
+                    f"`input_signature` gives {tuple(spec_.shape)}."
                 )
 
 

@@ -7,6 +7,7 @@ shape baked in at export time shows up as a failure.
 
 import numpy as np
 
+from kerasexport import atomic
 from kerasexport import errors
 from kerasexport import signature as signature_lib
 
@@ -137,6 +138,7 @@ def check(model, run_artifact, signature, rtol=DEFAULT_RTOL):
             ) from exc
         error = relative_error(expected, actual)
         worst = max(worst, error)
+        atomic.checkpoint("during_verify")
         if not error <= rtol:
             raise errors.VerificationError(
                 f"The exported artifact does not reproduce the model: relative "

@@ -1,0 +1,103 @@
+"""Quiet by default: third-party logs stay off the user's console.
+
+TensorFlow, tf2onnx, absl, JAX and torch print a page of logs, recovered
+tracebacks and tracer warnings during an export. Unless `verbose` is true,
+their output is captured (Python streams, loggers and the process's file
+descriptors 1 and 2), and only genuine warnings from Keras or kerasexport are
+kept, once each, for the caller to pass on.
+"""
+
+import contextlib
+import io
+import logging
+import os
+import sys
+import tempfile
+import warnings
+
+_NOISY_LOGGERS = ("tensorflow", "absl", "tf2onnx", "jax", "jax2onnx", "torch", "onnxscript", "onnx_ir", "h5py")
+_GENUINE_SOURCES = (os.sep + "keras" + os.sep, os.sep + "kerasexport" + os.sep)
+_NOISE_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning, ResourceWarning)
+
+
+@contextlib.contextmanager
+def quiet(verbose):
+    """Capture third-party output while the block runs.
+
+    Args:
+        verbose: `bool` or `None`. When true, nothing is captured.
+
+    Yields:
+        A list, filled when the block ends with the messages of genuine
+        warnings (deduplicated, in order).
+    """
+    kept = []
+    if verbose:
+        yield kept
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _loggers_at(logging.ERROR), _descriptors_captured() as captured, \
+                contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            try:
+                yield kept
+            except BaseException as exc:
+                tail = captured()
+                if tail and hasattr(exc, "add_note"):
+                    exc.add_note("Output of the exporters (last lines):\n" + tail)
+                raise
+    for message in _genuine(caught):
+        if message not in kept:
+            kept.append(message)
+
+
+def _genuine(caught):
+    for record in caught:
+        if issubclass(record.category, _NOISE_CATEGORIES):
+            continue
+        if not issubclass(record.category, UserWarning):
+            continue
+        if any(source in str(record.filename) for source in _GENUINE_SOURCES):
+            yield str(record.message)
+
+
+@contextlib.contextmanager
+def _loggers_at(level):
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(level, logger.level))
+    try:
+        yield
+    finally:
+        for logger, old in zip(loggers, previous):
+            logger.setLevel(old)
+
+
+@contextlib.contextmanager
+def _descriptors_captured(tail_lines=20):
+    """Send fds 1 and 2 to an unnamed temporary file; yield a tail reader."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (AttributeError, ValueError):
+        pass
+    sink = tempfile.TemporaryFile()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+
+        def tail():
+            sink.flush()
+            sink.seek(0)
+            lines = sink.read().decode("utf-8", "replace").splitlines()
+            return "\n".join(lines[-tail_lines:])
+
+        yield tail
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        sink.close()

@@ -1,0 +1,73 @@
+"""Keep the exporting machine's paths out of artifacts.
+
+JAX records source locations (full file paths) in the StableHLO it embeds in
+SavedModels; torch's TorchScript exporter, when verbose, writes stack traces
+into ONNX doc strings, and its dynamo exporter stack traces into node
+metadata. Artifacts go to production; the paths of the machine that made them
+must not.
+"""
+
+import contextlib
+
+_JAX_CANONICAL_SOURCE = "jax_hlo_source_file_canonicalization_regex"
+# Metadata keys under which torch.onnx stores Python stack traces.
+_TORCH_TRACE_KEYS = ("pkg.torch.onnx.stack_trace", "pkg.torch.onnx.fx_node", "pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy")
+
+
+@contextlib.contextmanager
+def source_paths_hidden(backend):
+    """While exporting, let JAX record file names without directories."""
+    if backend != "jax":
+        yield
+        return
+    import jax
+
+    previous = getattr(jax.config, _JAX_CANONICAL_SOURCE)
+    jax.config.update(_JAX_CANONICAL_SOURCE, ".*/")
+    try:
+        yield
+    finally:
+        jax.config.update(_JAX_CANONICAL_SOURCE, previous)
+
+
+def scrub_onnx(path):
+    """Remove doc strings and stack-trace metadata from an ONNX file.
+
+    Both are debugging aids that hold source paths; inference needs neither.
+    """
+    import onnx
+
+    model = onnx.load(path, load_external_data=False)
+    changed = False
+    graphs = [model.graph] + [f for f in model.functions]
+    while graphs:
+        graph = graphs.pop()
+        if getattr(graph, "doc_string", ""):
+            graph.doc_string = ""
+            changed = True
+        for node in graph.node:
+            if node.doc_string:
+                node.doc_string = ""
+                changed = True
+            changed |= _drop_trace_metadata(node.metadata_props)
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    graphs.append(attribute.g)
+                graphs.extend(attribute.graphs)
+    if model.doc_string:
+        model.doc_string = ""
+        changed = True
+    if changed:
+        onnx.save(model, path)
+
+
+def _drop_trace_metadata(props):
+    keep = [p for p in props if not p.key.startswith(_TORCH_TRACE_KEYS)]
+    if len(keep) == len(props):
+        return False
+    kept = [(p.key, p.value) for p in keep]
+    del props[:]
+    for key, value in kept:
+        entry = props.add()
+        entry.key, entry.value = key, value
+    return True

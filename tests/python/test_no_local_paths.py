@@ -1,0 +1,59 @@
+"""No path of the exporting machine ends up inside an artifact."""
+
+import os
+import sys
+import tempfile
+
+import keras
+import pytest
+
+import kerasexport
+from kerasexport import routes
+
+
+def machine_paths(tmp_path):
+    paths = {
+        "the export directory": str(tmp_path),
+        "the temporary directory": tempfile.gettempdir(),
+        "the home directory": os.path.expanduser("~"),
+        "the Python environment": sys.prefix,
+        "the working directory": os.getcwd(),
+        "the kerasexport sources": os.path.dirname(kerasexport.__file__),
+        "the keras sources": os.path.dirname(keras.__file__),
+    }
+    return {what: p for what, p in paths.items() if len(p) > 1}
+
+
+def conv_model():
+    keras.utils.set_random_seed(3)
+    x = keras.Input((8, 8, 3))
+    y = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    y = keras.layers.BatchNormalization()(y)
+    y = keras.layers.Dense(2)(keras.layers.Flatten()(y))
+    return keras.Model(x, y)
+
+
+def artifact_bytes(path):
+    if os.path.isfile(path):
+        files = [path]
+    else:
+        files = [os.path.join(root, f) for root, _, names in os.walk(path) for f in names]
+    for name in files:
+        with open(name, "rb") as f:
+            yield os.path.relpath(name, os.path.dirname(path)), f.read()
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+@pytest.mark.parametrize("format", ["tf_saved_model", "onnx"])
+def test_artifacts_hold_no_machine_paths(tmp_path, format, verbose):
+    if format not in routes.NATIVE[keras.backend.backend()]:
+        pytest.skip(f"no native {format} route on {keras.backend.backend()} yet")
+    target = str(tmp_path / ("model.onnx" if format == "onnx" else "model"))
+    kerasexport.export(conv_model(), target, format=format, verbose=verbose)
+    found = [
+        f"{what} ({needle}) in {name}"
+        for name, data in artifact_bytes(target)
+        for what, needle in machine_paths(tmp_path).items()
+        if needle.encode() in data
+    ]
+    assert found == []

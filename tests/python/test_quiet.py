@@ -1,0 +1,52 @@
+import os
+import sys
+import tempfile
+import warnings
+
+import keras
+import pytest
+
+import kerasexport
+from kerasexport import quiet
+from kerasexport import routes
+
+
+def native_format():
+    return routes.NATIVE[keras.backend.backend()][-1]  # onnx: the noisiest
+
+
+def target(tmp_path):
+    return str(tmp_path / ("m.onnx" if native_format() == "onnx" else "m"))
+
+
+def test_a_default_export_prints_nothing(tmp_path, small_model, capfd):
+    kerasexport.export(small_model, target(tmp_path), format=native_format())  # warm up imports
+    capfd.readouterr()
+    kerasexport.export(small_model, target(tmp_path), format=native_format(), overwrite=True)
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert err == ""
+
+
+def test_verbose_lets_the_exporters_speak(tmp_path, small_model, capfd):
+    kerasexport.export(small_model, target(tmp_path), format=native_format(), verbose=True)
+    out, err = capfd.readouterr()
+    assert (out + err).strip() != ""
+
+
+def test_fd_output_is_captured_and_shown_on_failure():
+    with pytest.raises(RuntimeError) as info:
+        with quiet.quiet(verbose=None):
+            os.write(2, b"converter says: node 7 unsupported\n")
+            raise RuntimeError("conversion failed")
+    assert "node 7 unsupported" in "".join(getattr(info.value, "__notes__", []))
+
+
+def test_genuine_warnings_are_kept_once_and_noise_dropped():
+    keras_file = os.path.join(os.path.dirname(keras.__file__), "src", "fake.py")
+    with quiet.quiet(verbose=None) as kept:
+        for _ in range(3):
+            warnings.warn_explicit("structure mismatch", UserWarning, keras_file, 1)
+        warnings.warn_explicit("old API", DeprecationWarning, keras_file, 2)
+        warnings.warn_explicit("tracer noise", UserWarning, os.path.join(tempfile.gettempdir(), "torch", "jit.py"), 3)
+    assert kept == ["structure mismatch"]
