@@ -19,7 +19,10 @@
 #' * `path`: the target exists, is of the wrong type, or cannot be written.
 #' * `verification`: the artifact does not reproduce the model.
 #' * `artifact`, `input`: loading an artifact or calling it with bad inputs.
-#' * `argument`: an R argument of the wrong type.
+#' * `endpoint`: an archive endpoint (or variable collection) name that is
+#'   repeated or malformed, an archive without endpoint, or an endpoint that
+#'   cannot be traced (see [add_endpoint()]).
+#' * `argument`: an argument of the wrong type.
 #'
 #' @name kerasexport-errors
 #' @aliases kerasexport_error

@@ -69,3 +69,15 @@ class InputError(KerasexportError, ValueError):
     """Inputs given to an artifact do not match its signature."""
 
     kind = "input"
+
+
+class ArgumentError(KerasexportError, TypeError):
+    """An argument of the wrong type (e.g. variables that are not variables)."""
+
+    kind = "argument"
+
+
+class EndpointError(KerasexportError, ValueError):
+    """An archive endpoint is missing, repeated, misnamed or cannot be traced."""
+
+    kind = "endpoint"

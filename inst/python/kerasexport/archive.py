@@ -1,0 +1,549 @@
+"""Several named endpoints in one verified SavedModel: `ExportArchive`.
+
+`ExportArchive` has the verbs of Keras's `keras.export.ExportArchive`
+(`track`, `add_endpoint`, `add_variable_collection`, `write_out`) and the
+guarantees of `kerasexport.export()`: the SavedModel is written beside its
+target, reloaded with `tf.saved_model.load`, checked, and only then renamed
+into place. A failure leaves the target as it was.
+
+The verbs only record (and check) what they are given; `write_out()` builds a
+fresh Keras archive from the record and writes it. So an `ExportArchive` can
+be written again, and a failed `write_out()` leaves it usable.
+
+Which endpoints are verified. An endpoint has a *reference model* when
+
+- `fn` is a Keras model or layer, or its bound `call` or `__call__` method
+  (called without `training`, i.e. in inference mode); or
+- `add_endpoint(..., reference=model)` declares that `fn(*args)` computes
+  `model(*args, training=False)` (for lambdas, R functions and
+  `tf.function`s).
+
+Each endpoint with a reference model is run, reloaded, on generated inputs
+(two batch sizes) and compared with the reference model in inference mode.
+Other endpoints (a training-mode pass, arbitrary functions) are written but
+not compared; the report lists them with the reason.
+
+Backends: TensorFlow and JAX. Keras's archive on the PyTorch backend needs
+`torch_xla` and supports neither `track()` nor `add_endpoint()`, so
+`ExportArchive()` raises `RouteError` there.
+"""
+
+import dataclasses
+import keyword
+import os
+import time
+
+from kerasexport import atomic
+from kerasexport import errors
+from kerasexport import signature as signature_lib
+from kerasexport import verify as verify_lib
+
+DEFAULT_ENDPOINT_NAME = "serve"
+SERVING_DEFAULT = "serving_default"
+BACKENDS = ("tensorflow", "jax")
+# Options Keras's `add_endpoint()` takes, per backend.
+ENDPOINT_OPTIONS = {"tensorflow": (), "jax": ("is_static", "jax2tf_kwargs")}
+# Attributes a reloaded SavedModel already has: names that would shadow them.
+RESERVED_NAMES = frozenset({
+    "variables", "trainable_variables", "non_trainable_variables",
+    "signatures", "tensorflow_version", "tensorflow_git_version",
+    "graph_debug_info",
+})
+NOT_A_MODEL_CALL = (
+    "fn is not a Keras model nor its call method; pass reference=model to "
+    "compare it with a model in inference mode"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchiveReport:
+    """The outcome of `ExportArchive.write_out()`.
+
+    Attributes:
+        path: where the SavedModel now stands.
+        backend: the Keras backend it was written from.
+        endpoints: endpoint names, in the order they were added.
+        serving_default: the endpoint TF-Serving calls by default.
+        variable_collections: names of the variable collections.
+        verified: `dict` from endpoint name to its worst relative error.
+        unverified: `dict` from endpoint name to why it was not compared.
+        rtol: the tolerance verified endpoints were held to.
+        seconds: wall time of the whole write.
+    """
+
+    path: str
+    backend: str
+    endpoints: tuple
+    serving_default: str
+    variable_collections: tuple
+    verified: dict
+    unverified: dict
+    rtol: float
+    seconds: float
+
+    def summary(self):
+        """One line: endpoints, which were verified, and time."""
+        if self.verified:
+            worst = max(self.verified.values())
+            checked = (
+                f"verified {', '.join(self.verified)} (max relative error "
+                f"{worst:.2g}, tolerance {self.rtol:g})"
+            )
+        else:
+            checked = "no endpoint verified"
+        if self.unverified:
+            checked += f"; not verified: {', '.join(self.unverified)}"
+        return (
+            f"Wrote a SavedModel with {len(self.endpoints)} endpoint(s) "
+            f"({', '.join(self.endpoints)}; serving_default: "
+            f"{self.serving_default}) from the {self.backend} backend; "
+            f"{checked}; {self.seconds:.1f}s."
+        )
+
+    __str__ = summary
+
+
+@dataclasses.dataclass
+class _Endpoint:
+    name: str
+    fn: object  # what Keras's add_endpoint() receives
+    specs: object  # Keras's positional form, or None for a traced tf.function
+    options: dict
+    reference: object  # a Keras model/layer, or None
+    verify_specs: object  # the signature verification generates inputs from
+    reason: str  # why there is no reference ("" when there is one)
+
+
+class ExportArchive:
+    """A SavedModel with several named endpoints, verified before it lands.
+
+    Example:
+
+    ```python
+    archive = kerasexport.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", model.call, [keras.InputSpec(shape=(None, 3))])
+    archive.add_endpoint(
+        "call_training",
+        lambda x: model.call(x, training=True),
+        [keras.InputSpec(shape=(None, 3))],
+    )
+    report = archive.write_out("serving/model")
+    print(report.summary())  # "serve" verified, "call_training" not
+    ```
+    """
+
+    def __init__(self):
+        import keras
+
+        backend = keras.backend.backend()
+        if backend not in BACKENDS:
+            raise errors.RouteError(
+                f"ExportArchive cannot write SavedModels on the {backend} "
+                "backend: Keras's archive there needs torch_xla and supports "
+                "neither track() nor add_endpoint(). For one `serve` endpoint "
+                "use kerasexport.export() (R: export_savedmodel()). For "
+                "several endpoints, save the model (`model.save('m.keras')`) "
+                "and build the archive in a process with KERAS_BACKEND set to "
+                "tensorflow or jax."
+            )
+        self._backend = backend
+        self._tracked = []
+        self._endpoints = {}
+        self._collections = {}
+
+    @property
+    def endpoints(self):
+        """Endpoint names, in the order they were added."""
+        return list(self._endpoints)
+
+    def track(self, resource):
+        """Track a model or layer (its variables and lookup tables).
+
+        Needed for lookup layers (`StringLookup`, `TextVectorization`) and to
+        expose `variables` on the reloaded artifact. Models behind an
+        endpoint are tracked automatically. Tracking twice is harmless.
+
+        Args:
+            resource: a built Keras layer or model, or a TensorFlow
+                `Trackable` (e.g. a lookup table).
+
+        Returns:
+            This archive, so calls can be chained.
+
+        Raises:
+            ModelError: if `resource` is an unbuilt layer or not trackable.
+        """
+        import keras
+
+        if isinstance(resource, keras.layers.Layer):
+            if not resource.built:
+                raise errors.ModelError(
+                    f"The {type(resource).__name__} {resource.name!r} has not "
+                    "been built, so it has no variables to track. Call it on "
+                    "data once or build it (`model.build(shape)`) first."
+                )
+        elif not _is_trackable(resource):
+            raise errors.ModelError(
+                "track() takes a Keras model or layer, or a TensorFlow "
+                f"trackable resource; received an object of type "
+                f"{type(resource).__module__}.{type(resource).__name__}."
+            )
+        if not any(resource is seen for seen in self._tracked):
+            self._tracked.append(resource)
+        return self
+
+    def add_endpoint(self, name, fn, input_signature=None, *, reference=None, **kwargs):
+        """Record a named endpoint.
+
+        Args:
+            name: `str`. A Python identifier: the reloaded artifact exposes
+                the endpoint as an attribute of that name.
+            fn: a callable: a Keras model or layer, its `call` method, a
+                function calling it, or a `tf.function` (TensorFlow backend).
+            input_signature: the shapes and dtypes of `fn`'s positional
+                arguments: a list with one entry per argument (an entry may
+                be a list or dict for a model taking a list or dict of
+                inputs), a single spec for one argument, or a dict for one
+                dict argument. Leaves are shapes, `keras.InputSpec`,
+                `tf.TensorSpec`, `KerasTensor` or arrays. May be `None` when
+                `fn` is a built model or its call method (inferred) or a
+                `tf.function` called at least once. Defaults to `None`.
+            reference: a Keras model that `fn(*args)` reproduces in inference
+                mode; the endpoint is then verified against it. Inferred
+                when `fn` is a model or its `call`/`__call__`. Defaults to
+                `None`.
+            **kwargs: options for Keras's exporter: `is_static` and
+                `jax2tf_kwargs` on the JAX backend.
+
+        Returns:
+            This archive, so calls can be chained.
+
+        Raises:
+            EndpointError: for a repeated, reserved or malformed name, or a
+                `fn` that is not callable.
+            SignatureError: for a malformed signature, or none when one is
+                needed.
+            OptionError: for options that do not apply to this backend.
+            ModelError: for a `reference` that is not a built Keras model.
+
+        Example:
+
+        ```python
+        archive.add_endpoint(
+            "serve", model.call, [keras.InputSpec(shape=(None, 3), dtype="float32")]
+        )
+        ```
+        """
+        self._check_name(name, "endpoint")
+        if not callable(fn):
+            raise errors.EndpointError(
+                f"`fn` of endpoint {name!r} must be callable (a model, its "
+                f"call method, a function), received an object of type "
+                f"{type(fn).__name__}."
+            )
+        self._check_options(kwargs)
+        model, fn = _model_behind(fn)
+        if reference is not None:
+            _check_reference(reference)
+            model = reference
+        specs = _endpoint_signature(name, fn, input_signature, model)
+        verify_specs = specs if specs is not None else _traced_specs(fn)
+        if model is not None:
+            self.track(model)
+        self._endpoints[name] = _Endpoint(
+            name=name, fn=fn, specs=specs, options=dict(kwargs),
+            reference=model, verify_specs=verify_specs,
+            reason="" if model is not None else NOT_A_MODEL_CALL,
+        )
+        return self
+
+    def add_variable_collection(self, name, variables):
+        """Record variables to expose as attribute `name` after reloading.
+
+        Args:
+            name: `str`. A Python identifier, unused by endpoints.
+            variables: a list, tuple or set of `keras.Variable` (or
+                `tf.Variable`) objects, e.g. `model.weights`.
+
+        Returns:
+            This archive, so calls can be chained.
+
+        Raises:
+            EndpointError: for a repeated, reserved or malformed name.
+            ArgumentError: when `variables` is not a collection of variables.
+        """
+        import keras
+
+        self._check_name(name, "variable collection")
+        if not isinstance(variables, (list, tuple, set)):
+            raise errors.ArgumentError(
+                f"`variables` of collection {name!r} must be a list, tuple or "
+                f"set of variables (e.g. `model.weights`), received an object "
+                f"of type {type(variables).__name__}."
+            )
+        variables = list(variables)
+        wrong = sorted({
+            type(v).__name__ for v in variables
+            if not (isinstance(v, keras.Variable) or _is_tf_variable(v))
+        })
+        if wrong:
+            raise errors.ArgumentError(
+                f"`variables` of collection {name!r} must hold only Keras or "
+                f"TensorFlow variables; it also holds: {', '.join(wrong)}."
+            )
+        self._collections[name] = variables
+        return self
+
+    def write_out(self, filepath, options=None, verbose=None, overwrite=False,
+                  verify=True, rtol=verify_lib.DEFAULT_RTOL):
+        """Write the SavedModel beside `filepath`, reload, verify, move in.
+
+        The first endpoint also answers as `serving_default` (TF-Serving's
+        default signature) unless an endpoint has that name.
+
+        Args:
+            filepath: `str` or path-like: the SavedModel directory to create.
+            options: a `tf.saved_model.SaveOptions`, or `None`. Defaults to
+                `None`.
+            verbose: `bool` or `None`. Let Keras print the endpoints. Defaults
+                to `None` (quiet).
+            overwrite: `bool`. Replace an existing artifact (the old one stays
+                until the new one is verified). Defaults to `False`.
+            verify: `bool`. Compare endpoints that have a reference model.
+                Defaults to `True`.
+            rtol: `float`. Largest accepted relative error. Defaults to
+                `1e-4`.
+
+        Returns:
+            An `ArchiveReport`.
+
+        Raises:
+            EndpointError: when no endpoint was added, or one cannot be
+                traced.
+            PathError: when `filepath` cannot be written.
+            VerificationError: when an endpoint does not reproduce its
+                reference model, or is missing from the reloaded artifact.
+        """
+        started = time.perf_counter()
+        if not self._endpoints:
+            raise errors.EndpointError(
+                "The archive has no endpoint, so there is nothing to serve. "
+                "Add one with add_endpoint() before write_out()."
+            )
+        target = os.path.abspath(os.fspath(filepath))
+        atomic.check_target(target, overwrite, True)
+        keras_archive = self._build()
+
+        with atomic.staged(target) as stage:
+            keras_archive.write_out(stage.path, options=options, verbose=bool(verbose))
+            verified, unverified = self._check_artifact(stage.path, verify, rtol)
+            stage.commit()
+
+        return ArchiveReport(
+            path=target, backend=self._backend, endpoints=tuple(self._endpoints),
+            serving_default=self._serving_default(),
+            variable_collections=tuple(self._collections),
+            verified=verified, unverified=unverified, rtol=rtol,
+            seconds=time.perf_counter() - started,
+        )
+
+    # Building and checking ------------------------------------------------
+
+    def _build(self):
+        """A fresh Keras ExportArchive holding everything recorded."""
+        import keras
+
+        archive = keras.export.ExportArchive()
+        for resource in self._tracked:
+            archive.track(resource)
+        for endpoint in self._endpoints.values():
+            try:
+                decorated = archive.add_endpoint(
+                    endpoint.name, endpoint.fn, endpoint.specs, **endpoint.options
+                )
+                if endpoint.specs is not None:
+                    decorated.get_concrete_function()  # trace now, name the culprit
+            except errors.KerasexportError:
+                raise
+            except Exception as exc:
+                raise errors.EndpointError(
+                    f"Endpoint {endpoint.name!r} could not be traced with its "
+                    f"input signature: {type(exc).__name__}: {exc}"
+                ) from exc
+        for name, variables in self._collections.items():
+            archive.add_variable_collection(name, variables)
+        return archive
+
+    def _check_artifact(self, path, verify, rtol):
+        """Reload the SavedModel; compare endpoints with a reference model."""
+        import tensorflow as tf
+
+        from kerasexport.formats import saved_model
+
+        loaded = tf.saved_model.load(path)
+        signatures = set(loaded.signatures.keys())
+        expected = set(self._endpoints) | {SERVING_DEFAULT}
+        missing = sorted(
+            name for name in expected
+            if name not in signatures or (name != SERVING_DEFAULT and not hasattr(loaded, name))
+        )
+        if missing:
+            raise errors.VerificationError(
+                f"The reloaded SavedModel lacks endpoint(s) {missing}; it has "
+                f"signatures {sorted(signatures)}. Nothing was written."
+            )
+        verified, unverified = {}, {}
+        for endpoint in self._endpoints.values():
+            if not verify:
+                unverified[endpoint.name] = "verify=False"
+                continue
+            if endpoint.reference is None:
+                unverified[endpoint.name] = endpoint.reason
+                continue
+
+            def run(args, name=endpoint.name):
+                return saved_model.run(loaded, args, endpoint=name)
+
+            try:
+                verified[endpoint.name] = verify_lib.check(
+                    endpoint.reference, run, endpoint.verify_specs, rtol
+                )
+            except errors.VerificationError as exc:
+                raise errors.VerificationError(f"Endpoint {endpoint.name!r}: {exc}") from exc
+        return verified, unverified
+
+    def _serving_default(self):
+        if SERVING_DEFAULT in self._endpoints:
+            return SERVING_DEFAULT
+        return next(iter(self._endpoints))
+
+    # Checks -----------------------------------------------------------------
+
+    def _check_name(self, name, what):
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+            raise errors.EndpointError(
+                f"The {what} name must be a Python identifier (letters, digits "
+                "and underscores, not starting with a digit or underscore), so "
+                f"the reloaded artifact can expose it as an attribute; "
+                f"received {name!r}."
+            )
+        if name in RESERVED_NAMES:
+            raise errors.EndpointError(
+                f"The {what} name {name!r} is reserved: a reloaded SavedModel "
+                f"already has that attribute. Reserved: {sorted(RESERVED_NAMES)}."
+            )
+        if name in self._endpoints:
+            raise errors.EndpointError(
+                f"Endpoint {name!r} is already defined. Endpoints so far: "
+                f"{list(self._endpoints)}. Choose another name."
+            )
+        if name in self._collections:
+            raise errors.EndpointError(
+                f"{name!r} already names a variable collection. Collections so "
+                f"far: {list(self._collections)}. Choose another name."
+            )
+
+    def _check_options(self, options):
+        allowed = ENDPOINT_OPTIONS[self._backend]
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise errors.OptionError(
+                f"Option(s) {', '.join(unknown)} do not apply to add_endpoint() "
+                f"on the {self._backend} backend. Options that apply: "
+                f"{', '.join(allowed) or 'none'}."
+            )
+
+
+def _model_behind(fn):
+    """(model, fn): the Keras layer behind `fn`, and the callable to export.
+
+    A layer itself is exported through its `__call__`, as Keras's
+    `track_and_add_endpoint()` does.
+    """
+    import keras
+
+    if isinstance(fn, keras.layers.Layer):
+        return fn, fn.__call__
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, keras.layers.Layer) and getattr(fn, "__name__", None) in ("call", "__call__"):
+        return owner, fn
+    return None, fn
+
+
+def _check_reference(reference):
+    import keras
+
+    if not isinstance(reference, keras.layers.Layer):
+        raise errors.ModelError(
+            "`reference` must be the Keras model the endpoint reproduces, "
+            f"received an object of type {type(reference).__name__}."
+        )
+    if not reference.built:
+        raise errors.ModelError(
+            f"The reference model {reference.name!r} has not been built; call "
+            "it on data once or build it first."
+        )
+
+
+def _endpoint_signature(name, fn, input_signature, model):
+    """Keras's positional form of `input_signature`, or None (tf.function)."""
+    if input_signature is None:
+        if _is_tf_function(fn):
+            if not fn._list_all_concrete_functions():
+                raise errors.SignatureError(
+                    f"Endpoint {name!r}: the tf.function has never been "
+                    "called, so its input shapes are unknown. Call it once "
+                    "on example inputs, or pass `input_signature`."
+                )
+            return None
+        if model is not None:
+            return signature_lib.normalize(model, None)
+        raise errors.SignatureError(
+            f"Endpoint {name!r} needs an `input_signature`: its function is "
+            "neither a Keras model (or its call method) nor a traced "
+            "tf.function, so the shapes and dtypes of its inputs are unknown. "
+            "Pass e.g. [keras.InputSpec(shape=(None, 3), dtype='float32')] "
+            "(R: input_spec(c(NA, 3)))."
+        )
+    if model is not None:
+        return signature_lib.normalize(model, input_signature)
+    # No model to check against: one spec per positional argument.
+    specs = signature_lib._convert(input_signature, None)
+    return specs if isinstance(specs, list) else [specs]
+
+
+def _traced_specs(fn):
+    """InputSpecs of the first trace of a tf.function (for verification)."""
+    import keras
+    import tensorflow as tf
+
+    args, _ = fn._list_all_concrete_functions()[0].structured_input_signature
+    return tf.nest.map_structure(
+        lambda s: keras.InputSpec(shape=tuple(s.shape.as_list()), dtype=s.dtype.name),
+        list(args),
+    )
+
+
+def _is_tf_function(fn):
+    if not type(fn).__module__.startswith("tensorflow"):
+        return False
+    import tensorflow as tf
+
+    return isinstance(fn, tf.types.experimental.GenericFunction)
+
+
+def _is_tf_variable(value):
+    if not type(value).__module__.startswith("tensorflow"):
+        return False
+    import tensorflow as tf
+
+    return isinstance(value, tf.Variable)
+
+
+def _is_trackable(value):
+    if not type(value).__module__.startswith("tensorflow"):
+        return False
+    import tensorflow as tf
+
+    return isinstance(value, tf.__internal__.tracking.Trackable)

@@ -1,0 +1,380 @@
+"""ExportArchive: each example of Keras's ExportArchive docs, written,
+reloaded with TensorFlow alone and compared with the model."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import kerasexport
+from kerasexport import errors
+
+from conftest import predict
+
+BACKEND = keras.backend.backend()
+BATCH_SIZES = (1, 6)
+
+needs_archive = pytest.mark.skipif(
+    BACKEND not in ("tensorflow", "jax"), reason="ExportArchive needs the TensorFlow or JAX backend"
+)
+needs_tensorflow = pytest.mark.skipif(BACKEND != "tensorflow", reason="needs the TensorFlow backend")
+
+
+def spec(*shape, dtype="float32"):
+    return keras.InputSpec(shape=shape, dtype=dtype)
+
+
+def reload(path):
+    import tensorflow as tf
+
+    return tf.saved_model.load(path)
+
+
+def as_numpy(structure):
+    return keras.tree.map_structure(lambda t: np.asarray(t), structure)
+
+
+def call_serving_default(loaded, *args):
+    """Call the `serving_default` signature the way TF-Serving does: by name."""
+    signature = loaded.signatures["serving_default"]
+    arg_specs = keras.tree.flatten(signature.structured_input_signature)
+    feeds = keras.tree.flatten(args)
+    outputs = signature(**{s.name: v for s, v in zip(arg_specs, feeds)})
+    return [np.asarray(v) for _, v in sorted(outputs.items())]
+
+
+def data(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
+
+
+@pytest.fixture
+def dropout_model():
+    keras.utils.set_random_seed(3)
+    return keras.Sequential([
+        keras.Input((3,)),
+        keras.layers.Dense(8, activation="relu"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(2),
+    ])
+
+
+@pytest.fixture
+def three_features():
+    keras.utils.set_random_seed(4)
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+
+def two_input_functional(as_dict):
+    keras.utils.set_random_seed(5)
+    x1 = keras.Input((3,), name="x1")
+    x2 = keras.Input((4,), name="x2")
+    outputs = keras.layers.Dense(2)(keras.layers.Concatenate()([x1, x2]))
+    inputs = {"x1": x1, "x2": x2} if as_dict else [x1, x2]
+    return keras.Model(inputs=inputs, outputs=outputs)
+
+
+class TwoArguments(keras.Model):
+    """A subclassed model whose call() takes two positional tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.left = keras.layers.Dense(2)
+        self.right = keras.layers.Dense(2)
+
+    def call(self, x1, x2):
+        return self.left(x1) + self.right(x2)
+
+
+# Keras's examples ----
+
+
+@needs_archive
+def test_one_serve_endpoint(tmp_path, three_features):
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.track(three_features)
+    archive.add_endpoint("serve", three_features.call, [spec(None, 3)])
+    report = archive.write_out(target)
+
+    assert report.endpoints == ("serve",) and report.serving_default == "serve"
+    assert list(report.verified) == ["serve"] and report.unverified == {}
+    loaded = reload(target)
+    assert set(loaded.signatures.keys()) == {"serve", "serving_default"}
+    for batch in BATCH_SIZES:
+        x = data(batch, 3, seed=batch)
+        np.testing.assert_allclose(np.asarray(loaded.serve(x)), predict(three_features, x), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(call_serving_default(loaded, x)[0], predict(three_features, x), rtol=1e-5, atol=1e-6)
+    assert len(loaded.variables) == len(three_features.variables)
+
+
+@needs_archive
+def test_inference_and_training_endpoints(tmp_path, dropout_model):
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.track(dropout_model)
+    archive.add_endpoint("call_inference", lambda x: dropout_model.call(x, training=False), [spec(None, 3)], reference=dropout_model)
+    archive.add_endpoint("call_training", lambda x: dropout_model.call(x, training=True), [spec(None, 3)])
+    report = archive.write_out(target)
+
+    assert list(report.verified) == ["call_inference"]
+    assert list(report.unverified) == ["call_training"]
+    assert report.serving_default == "call_inference"
+    loaded = reload(target)
+    assert {"call_inference", "call_training", "serving_default"} <= set(loaded.signatures.keys())
+    x = data(16, 3)
+    expected = predict(dropout_model, x)
+    np.testing.assert_allclose(np.asarray(loaded.call_inference(x)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(call_serving_default(loaded, x)[0], expected, rtol=1e-5, atol=1e-6)
+    training = np.asarray(loaded.call_training(x))
+    assert training.shape == expected.shape
+    assert np.max(np.abs(training - expected)) > 1e-3  # dropout is on
+
+
+@needs_archive
+def test_two_positional_inputs(tmp_path):
+    keras.utils.set_random_seed(6)
+    model = TwoArguments()
+    model(data(2, 3), data(2, 4))  # build
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", model.call, [spec(None, 3), spec(None, 4)])
+    report = archive.write_out(target)
+
+    assert list(report.verified) == ["serve"]
+    loaded = reload(target)
+    assert "serving_default" in loaded.signatures
+    for batch in BATCH_SIZES:
+        x1, x2 = data(batch, 3, seed=1), data(batch, 4, seed=2)
+        expected = np.asarray(keras.ops.convert_to_numpy(model(x1, x2)))
+        np.testing.assert_allclose(np.asarray(loaded.serve(x1, x2)), expected, rtol=1e-5, atol=1e-6)
+
+
+@needs_archive
+@pytest.mark.parametrize("as_dict", [False, True], ids=["list", "dict"])
+def test_functional_model_with_two_inputs(tmp_path, as_dict):
+    model = two_input_functional(as_dict)
+    specs = {"x1": spec(None, 3), "x2": spec(None, 4)} if as_dict else [spec(None, 3), spec(None, 4)]
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", model.call, [specs])  # Keras's form: one argument
+    report = archive.write_out(target)
+
+    assert list(report.verified) == ["serve"]
+    loaded = reload(target)
+    assert "serving_default" in loaded.signatures
+    for batch in BATCH_SIZES:
+        x1, x2 = data(batch, 3, seed=3), data(batch, 4, seed=4)
+        inputs = {"x1": x1, "x2": x2} if as_dict else [x1, x2]
+        expected = predict(model, inputs)
+        np.testing.assert_allclose(np.asarray(loaded.serve(inputs)), expected, rtol=1e-5, atol=1e-6)
+
+
+@needs_tensorflow
+def test_endpoint_from_a_traced_tf_function(tmp_path, three_features):
+    import tensorflow as tf
+
+    @tf.function()
+    def serving_fn(x):
+        return three_features(x)
+
+    serving_fn(tf.random.normal(shape=(2, 3)))  # trace it once
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.track(three_features)
+    archive.add_endpoint("serve", serving_fn, reference=three_features)
+    archive.add_endpoint("unchecked", serving_fn)
+    report = archive.write_out(target)
+
+    assert list(report.verified) == ["serve"] and list(report.unverified) == ["unchecked"]
+    loaded = reload(target)
+    assert "serving_default" in loaded.signatures
+    x = data(2, 3)  # the traced shape
+    np.testing.assert_allclose(np.asarray(loaded.serve(x)), predict(three_features, x), rtol=1e-5, atol=1e-6)
+
+
+@needs_archive
+def test_variable_collection_is_read_back(tmp_path, three_features):
+    three_features.compile(optimizer="adam", loss="mse")
+    three_features.fit(data(8, 3), data(8, 2), epochs=1, verbose=0)  # optimizer state != 0
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.track(three_features)
+    archive.add_endpoint("serve", three_features.call, [spec(None, 3)])
+    archive.add_variable_collection("optimizer_variables", three_features.optimizer.variables)
+    report = archive.write_out(target)
+
+    assert report.variable_collections == ("optimizer_variables",)
+    revived = reload(target).optimizer_variables
+    expected = [keras.ops.convert_to_numpy(v.value) for v in three_features.optimizer.variables]
+    assert len(revived) == len(expected) > 0
+    for got, want in zip(revived, expected):
+        np.testing.assert_allclose(got.numpy(), want)
+    assert any(np.any(w != 0) for w in expected[2:])  # moments were trained
+
+
+@needs_tensorflow
+def test_string_lookup_model(tmp_path):
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((2,), dtype="string")
+    indices = keras.layers.StringLookup(vocabulary=["a", "b", "c"])(inputs)
+    outputs = keras.layers.Flatten()(keras.layers.Embedding(5, 3)(indices))
+    model = keras.Model(inputs, outputs)
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", model.call, [spec(None, 2, dtype="string")])
+    report = archive.write_out(target)
+
+    assert list(report.verified) == ["serve"]
+    loaded = reload(target)
+    assert "serving_default" in loaded.signatures
+    x = np.array([["a", "c"], ["zzz", "b"], ["b", "b"]], dtype=object)
+    np.testing.assert_allclose(np.asarray(loaded.serve(x)), predict(model, x), rtol=1e-6)
+    # The out-of-vocabulary token maps to index 0, like "zzz" in the model.
+    np.testing.assert_allclose(np.asarray(loaded.serve(np.array([["zzz", "yyy"]], dtype=object))),
+                               predict(model, np.array([["q", "r"]], dtype=object)), rtol=1e-6)
+
+
+# What is verified, and what is not ----
+
+
+@needs_archive
+def test_a_model_itself_is_an_endpoint_with_an_inferred_signature(tmp_path, three_features):
+    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    report = archive.write_out(str(tmp_path / "model"))
+    assert list(report.verified) == ["serve"]
+    loaded = reload(str(tmp_path / "model"))  # keep a reference: it owns the variables
+    x = data(5, 3)
+    np.testing.assert_allclose(np.asarray(loaded.serve(x)), predict(three_features, x), rtol=1e-5, atol=1e-6)
+
+
+@needs_archive
+def test_a_wrong_reference_fails_verification_and_writes_nothing(tmp_path, dropout_model):
+    target = tmp_path / "model"
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("serve", lambda x: dropout_model.call(x, training=True), [spec(None, 3)], reference=dropout_model)
+    with pytest.raises(errors.VerificationError, match="Endpoint 'serve'.*does not reproduce"):
+        archive.write_out(str(target))
+    assert os.listdir(tmp_path) == []
+
+
+@needs_archive
+def test_a_failed_overwrite_keeps_the_old_artifact(tmp_path, dropout_model, three_features):
+    target = tmp_path / "model"
+    kerasexport.ExportArchive().add_endpoint("serve", three_features).write_out(str(target))
+    before = sorted(os.listdir(target))
+    saved = (target / "saved_model.pb").read_bytes()
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("other", lambda x: dropout_model.call(x, training=True), [spec(None, 3)], reference=dropout_model)
+    with pytest.raises(errors.VerificationError):
+        archive.write_out(str(target), overwrite=True)
+    assert os.listdir(tmp_path) == ["model"]
+    assert sorted(os.listdir(target)) == before
+    assert (target / "saved_model.pb").read_bytes() == saved
+    assert set(reload(str(target)).signatures.keys()) == {"serve", "serving_default"}
+
+
+@needs_archive
+def test_an_endpoint_named_serving_default_keeps_its_name(tmp_path, three_features, dropout_model):
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("first", dropout_model)
+    archive.add_endpoint("serving_default", three_features)
+    report = archive.write_out(str(tmp_path / "model"))
+    assert report.serving_default == "serving_default"
+    loaded = reload(str(tmp_path / "model"))
+    x = data(4, 3)
+    np.testing.assert_allclose(call_serving_default(loaded, x)[0], predict(three_features, x), rtol=1e-5, atol=1e-6)
+
+
+@needs_archive
+def test_write_out_twice_from_one_archive(tmp_path, three_features):
+    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    archive.write_out(str(tmp_path / "a"))
+    archive.write_out(str(tmp_path / "b"))
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+# Errors: classed, and nothing written ----
+
+
+@needs_archive
+def test_a_repeated_endpoint_name_is_an_endpoint_error(tmp_path, three_features):
+    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    with pytest.raises(errors.EndpointError, match=r"Endpoint 'serve' is already defined. Endpoints so far: \['serve'\]"):
+        archive.add_endpoint("serve", three_features.call, [spec(None, 3)])
+    assert archive.endpoints == ["serve"]
+    assert os.listdir(tmp_path) == []
+
+
+@needs_archive
+def test_write_out_without_an_endpoint_writes_nothing(tmp_path, three_features):
+    archive = kerasexport.ExportArchive().track(three_features)
+    with pytest.raises(errors.EndpointError, match="no endpoint"):
+        archive.write_out(str(tmp_path / "model"))
+    assert os.listdir(tmp_path) == []
+
+
+@needs_archive
+@pytest.mark.parametrize("signature, message", [
+    ([spec(None, 5)], "has shape .*3.*gives \\(None, 5\\)"),
+    ([(None, -1)], "Dimensions must be positive"),
+    ([spec(None, 3, 1)], "rank"),
+])
+def test_a_bad_signature_is_a_signature_error(tmp_path, three_features, signature, message):
+    archive = kerasexport.ExportArchive()
+    with pytest.raises(errors.SignatureError, match=message):
+        archive.add_endpoint("serve", three_features.call, signature)
+    assert archive.endpoints == []
+
+
+@needs_archive
+def test_a_function_without_signature_is_a_signature_error(three_features):
+    with pytest.raises(errors.SignatureError, match="needs an `input_signature`"):
+        kerasexport.ExportArchive().add_endpoint("serve", lambda x: three_features(x))
+
+
+@needs_tensorflow
+def test_an_untraced_tf_function_is_a_signature_error(three_features):
+    import tensorflow as tf
+
+    with pytest.raises(errors.SignatureError, match="never been called"):
+        kerasexport.ExportArchive().add_endpoint("serve", tf.function(lambda x: three_features(x)))
+
+
+@needs_archive
+@pytest.mark.parametrize("name", ["variables", "signatures", "2fast", "has-dash", "_private", "class"])
+def test_names_that_cannot_be_attributes_are_endpoint_errors(three_features, name):
+    with pytest.raises(errors.EndpointError, match=repr(name)):
+        kerasexport.ExportArchive().add_endpoint(name, three_features)
+
+
+@needs_archive
+def test_a_collection_cannot_reuse_an_endpoint_name(three_features):
+    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    with pytest.raises(errors.EndpointError, match="already defined"):
+        archive.add_variable_collection("serve", three_features.weights)
+    with pytest.raises(errors.ArgumentError, match="must hold only Keras or TensorFlow variables; it also holds: int"):
+        archive.add_variable_collection("weights", [1, 2])
+
+
+@needs_archive
+def test_options_that_do_not_apply_are_option_errors(three_features):
+    option = "opset_version" if BACKEND == "jax" else "is_static"
+    with pytest.raises(errors.OptionError, match=f"{option} do not apply to add_endpoint"):
+        kerasexport.ExportArchive().add_endpoint("serve", three_features, **{option: True})
+
+
+@needs_archive
+def test_an_unbuilt_model_cannot_be_tracked():
+    model = keras.Sequential([keras.layers.Dense(2)])
+    with pytest.raises(errors.ModelError, match="has not been built"):
+        kerasexport.ExportArchive().track(model)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the PyTorch backend's limitation")
+def test_torch_backend_is_a_route_error_pointing_to_export():
+    with pytest.raises(errors.RouteError, match=r"kerasexport.export\(\) \(R: export_savedmodel\(\)\)"):
+        kerasexport.ExportArchive()
