@@ -57,3 +57,20 @@ def test_artifacts_hold_no_machine_paths(tmp_path, format, verbose):
         if needle.encode() in data
     ]
     assert found == []
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="archives need the TensorFlow or JAX backend")
+def test_archives_hold_no_machine_paths(tmp_path):
+    model = conv_model()
+    target = str(tmp_path / "archive")
+    archive = kerasexport.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", model.call, [keras.InputSpec(shape=(None, 8, 8, 3), dtype="float32")])
+    archive.write_out(target)
+    found = [
+        f"{what} ({needle}) in {name}"
+        for name, data in artifact_bytes(target)
+        for what, needle in machine_paths(tmp_path).items()
+        if needle.encode() in data
+    ]
+    assert found == []

@@ -35,6 +35,8 @@ import time
 
 from kerasexport import atomic
 from kerasexport import errors
+from kerasexport import quiet
+from kerasexport import scrub
 from kerasexport import signature as signature_lib
 from kerasexport import verify as verify_lib
 
@@ -333,12 +335,14 @@ class ExportArchive:
             )
         target = os.path.abspath(os.fspath(filepath))
         atomic.check_target(target, overwrite, True)
-        keras_archive = self._build()
-
-        with atomic.staged(target) as stage:
-            keras_archive.write_out(stage.path, options=options, verbose=bool(verbose))
-            verified, unverified = self._check_artifact(stage.path, verify, rtol)
-            stage.commit()
+        # Tracing (in _build) and writing are where JAX records source paths
+        # and the converters print; both stay quiet and path-free.
+        with quiet.quiet(verbose), scrub.source_paths_hidden(self._backend):
+            keras_archive = self._build()
+            with atomic.staged(target) as stage:
+                keras_archive.write_out(stage.path, options=options, verbose=bool(verbose))
+                verified, unverified = self._check_artifact(stage.path, verify, rtol)
+                stage.commit()
 
         return ArchiveReport(
             path=target, backend=self._backend, endpoints=tuple(self._endpoints),
@@ -509,7 +513,7 @@ def _endpoint_signature(name, fn, input_signature, model):
     if model is not None:
         return signature_lib.normalize(model, input_signature)
     # No model to check against: one spec per positional argument.
-    specs = signature_lib._convert(input_signature, None)
+    specs = signature_lib.convert(input_signature, None)
     return specs if isinstance(specs, list) else [specs]
 
 

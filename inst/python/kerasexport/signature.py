@@ -180,8 +180,19 @@ def _input_dtypes(model):
     return {"name": by_name, "position": by_position}, fallback
 
 
-def _convert(structure, model):
-    """Map user leaves to InputSpecs, with dtypes defaulting to the model's."""
+def convert(structure, model):
+    """Map the leaves of a user signature to `keras.InputSpec`s.
+
+    Unlike `normalize`, keeps the user's structure as it is (for endpoints
+    whose function is not a model).
+
+    Args:
+        structure: a signature in any form this module accepts.
+        model: a `keras.Model` whose input dtypes serve as defaults, or `None`.
+
+    Returns:
+        The same structure with `keras.InputSpec` leaves.
+    """
     dtypes, fallback = _input_dtypes(model)
 
     if _is_leaf(structure):
@@ -202,7 +213,7 @@ def _convert(structure, model):
         if _is_leaf(value):
             converted.append(_leaf_to_spec(value, dtypes.get("position", {}).get(i, "float32")))
         elif isinstance(value, (list, tuple, dict)):
-            converted.append(_convert(value, model))
+            converted.append(convert(value, model))
         else:
             _nested_error(value)
     return converted
@@ -308,13 +319,13 @@ def normalize(model, input_signature):
     structure = _model_inputs(model)
     if structure is None:
         # Subclassed model: one spec per positional argument of `call()`.
-        specs = _convert(input_signature, model)
+        specs = convert(input_signature, model)
         return specs if isinstance(specs, list) else [specs]
     # Sequential and Functional models take one argument: the inputs.
     user = input_signature
     if _is_wrapped(user, structure):
         user = user[0]  # Already in Keras's own form, [[a, b]] or [{...}].
-    specs = _convert(user, model)
+    specs = convert(user, model)
     if isinstance(structure, (list, tuple)):
         specs = specs if isinstance(specs, list) else [specs]
     elif isinstance(specs, list) and len(specs) == 1:
