@@ -39,6 +39,22 @@ class UnregisteredMLP(keras.Model):
         return self.hidden(x)
 
 
+@keras.saving.register_keras_serializable(package="kerasexport_zoo")
+class FailsToReload(keras.layers.Layer):
+    """Registered, but its `from_config` raises: the worker cannot load it."""
+
+    def call(self, x):
+        return x * 1.0
+
+    @classmethod
+    def from_config(cls, config):
+        raise ValueError("FailsToReload refuses to be rebuilt")
+
+
+def fails_to_reload():
+    return keras.Sequential([keras.Input((6,)), FailsToReload(), keras.layers.Dense(2)])
+
+
 def sequential():
     return keras.Sequential([
         keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3),
@@ -155,6 +171,38 @@ MODELS = {
     "mobilenet": mobilenet,
     "subclassed": subclassed,
 }
+
+
+def _floats(rng, *shape):
+    return rng.standard_normal(shape).astype("float32")
+
+
+def _ints(rng, high, *shape):
+    return rng.integers(0, high, size=shape).astype("int32")
+
+
+# The argument each model is called with, for a batch of `b` rows. Unknown
+# dimensions get sizes no exporter would guess (12 x 20 images).
+INPUTS = {
+    "sequential": lambda rng, b: _floats(rng, b, 6),
+    "functional_list": lambda rng, b: [_floats(rng, b, 3), _floats(rng, b, 5)],
+    "functional_dict_called": lambda rng, b: {"features": _floats(rng, b, 4), "ids": _ints(rng, 13, b, 6)},
+    "functional_dict_never_called": lambda rng, b: {"features": _floats(rng, b, 4), "ids": _ints(rng, 13, b, 6)},
+    "dict_outputs": lambda rng, b: _floats(rng, b, 5),
+    "cnn": lambda rng, b: _floats(rng, b, 16, 16, 3),
+    "unknown_spatial": lambda rng, b: _floats(rng, b, 12, 20, 3),
+    "lstm": lambda rng, b: _floats(rng, b, 7, 3),
+    "embedding": lambda rng, b: _ints(rng, 20, b, 9),
+    "mobilenet": lambda rng, b: _floats(rng, b, 64, 64, 3),
+    "subclassed": lambda rng, b: _floats(rng, b, 6),
+}
+
+
+def inputs(name, batch_size, seed=0):
+    """The model's argument for `batch_size` rows (NumPy leaves)."""
+    import numpy as np
+
+    return INPUTS[name](np.random.default_rng(seed), batch_size)
 
 
 def build(name):

@@ -37,3 +37,41 @@ model_predict <- function(model, x) {
 relative_error <- function(actual, expected) {
   max(abs(actual - expected)) / max(abs(expected))
 }
+
+# A Functional model taking a list of two inputs, 3 and 5 features.
+list_model <- function() {
+  keras <- reticulate::import("keras")
+  keras$utils$set_random_seed(1L)
+  a <- keras$Input(shape = list(3L), name = "a")
+  b <- keras$Input(shape = list(5L), name = "b")
+  out <- keras$layers$Dense(2L)(keras$layers$Concatenate()(list(a, b)))
+  keras$Model(list(a, b), out)
+}
+
+# A Functional model taking a dict: float "features" and int32 "ids"; never
+# called on data.
+dict_model <- function() {
+  keras <- reticulate::import("keras")
+  keras$utils$set_random_seed(1L)
+  features <- keras$Input(shape = list(4L), name = "features")
+  ids <- keras$Input(shape = list(6L), name = "ids", dtype = "int32")
+  emb <- keras$layers$GlobalAveragePooling1D()(keras$layers$Embedding(13L, 3L)(ids))
+  joined <- keras$layers$Concatenate()(list(features, emb))
+  keras$Model(reticulate::dict(features = features, ids = ids), keras$layers$Dense(2L)(joined))
+}
+
+# What Keras's exporter receives for `signature`: (shape, dtype) per input,
+# as strings such as "(None, 4) float32", named for dict inputs.
+received_signature <- function(model, signature) {
+  specs <- kerasexport:::core$signature$normalize(model, kerasexport:::as_py_signature(signature))
+  builtins <- reticulate::import_builtins()
+  describe <- function(spec) paste(builtins$repr(builtins$tuple(spec$shape)), spec$dtype)
+  structure <- specs[[1]]
+  if (inherits(structure, "python.builtin.object")) {
+    return(describe(structure))
+  }
+  if (is.list(structure)) {
+    return(lapply(structure, describe))
+  }
+  describe(structure)
+}

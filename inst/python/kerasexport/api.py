@@ -147,15 +147,27 @@ def _clear(path):
 
 
 def _runner(fmt, path):
-    """A function running the artifact at `path` on positional args."""
-    if fmt.FORMAT == "onnx":
-        import onnxruntime
+    """A function running the artifact at `path` on positional args.
 
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3  # the failure is reported, not logged
-        loaded = fmt.load(path, session_options=options)
+    Raises:
+        VerificationError: when the artifact's runtime cannot load it.
+    """
+    try:
+        if fmt.FORMAT == "onnx":
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.log_severity_level = 3  # a failure is raised, not logged
+            loaded = fmt.load(path, session_options=options)
+        else:
+            loaded = fmt.load(path)
+    except Exception as exc:
+        raise errors.VerificationError(
+            f"The exported artifact could not be loaded by its runtime: "
+            f"{routes.describe(exc)}"
+        ) from exc
+    if fmt.FORMAT == "onnx":
         return lambda args: fmt.run(loaded, signature_lib.flat_specs(args))
-    loaded = fmt.load(path)
     return lambda args: fmt.run(loaded, args)
 
 
