@@ -3,6 +3,7 @@
 import os
 import shutil
 import time
+import warnings
 
 from kerasexport import atomic
 from kerasexport import cross_backend
@@ -118,7 +119,10 @@ def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, opti
 
 def _write(route, model, fmt, path, specs, verbose, options):
     if route.name == routes.NATIVE_NAME:
-        fmt.write(model, path, specs, verbose, **options)
+        with warnings.catch_warnings():
+            if not verbose:  # tracer and deprecation chatter of the exporters
+                warnings.simplefilter("ignore")
+            fmt.write(model, path, specs, verbose, **options)
     else:
         cross_backend.write(model, path, fmt.FORMAT, specs, verbose, options)
 
