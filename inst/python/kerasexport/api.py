@@ -47,9 +47,14 @@ def export(
         verify: `bool`. Reload and compare before committing. Defaults to
             `True`.
         rtol: `float`. Largest accepted relative error. Defaults to `1e-4`.
-        route: `str` or `None`. Force a route. Defaults to `None` (automatic).
+        route: `str` or `None`. `"native"` (Keras's exporter on the model's
+            backend) or `"cross-backend"` (the TensorFlow backend in a worker
+            process) to force a route. Defaults to `None`: native where the
+            backend has an exporter, falling back to cross-backend when it
+            raises or its artifact fails verification (see `routes`).
         **kwargs: options for the format's Keras exporter (`is_static`,
-            `jax2tf_kwargs`, `opset_version`).
+            `jax2tf_kwargs` on JAX, `opset_version`). On the cross-backend
+            route the TensorFlow backend's options apply.
 
     Returns:
         An `ExportReport`.
@@ -62,7 +67,7 @@ def export(
 
     ```python
     report = kerasexport.export(model, "serving/model", format="tf_saved_model")
-    print(report.summary())
+    print(report.route, report.reason)
     ```
     """
     started = time.perf_counter()
