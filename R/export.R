@@ -15,8 +15,11 @@
 #' @param ... Options for the format's Keras exporter, as named arguments:
 #'   `is_static` and `jax2tf_kwargs` (a named list) for SavedModels on the JAX
 #'   backend, `opset_version` for ONNX; `rtol` (default `1e-4`), the largest
-#'   relative error verification accepts. An option that does not apply is an
-#'   error that lists those that do.
+#'   relative error verification accepts; `route`, `"native"` or
+#'   `"cross-backend"` to force a route (see Routes). An option that does not
+#'   apply is an error that lists those that do; on the cross-backend route
+#'   the TensorFlow backend's options apply (`opset_version` for ONNX, none
+#'   for SavedModels).
 #' @param format `"tf_saved_model"` (default) or `"onnx"`.
 #' @param verbose `TRUE` to let the exporters print their logs; `NULL`
 #'   (default) or `FALSE` keeps them quiet.
@@ -29,6 +32,20 @@
 #' @param verify `TRUE` (default) to reload the artifact and compare it with
 #'   the model before putting it in place.
 #' @returns `object`, invisibly, so it can be piped.
+#' @section Routes:
+#' Every backend writes both formats. The *native* route is Keras's own
+#' exporter on the model's backend (SavedModel on TensorFlow and JAX, ONNX on
+#' all three). The *cross-backend* route saves the model to a temporary
+#' `.keras` file, exports it with the TensorFlow backend in a separate Python
+#' process, and verifies the result against the original model here. It is
+#' taken when there is no native exporter (SavedModel from PyTorch), and as a
+#' fallback when the native exporter fails or writes an artifact that fails
+#' verification (e.g. jax2onnx on a bidirectional LSTM). The message names
+#' the route taken. The cross-backend route needs a model that can be saved
+#' and reloaded: built-in layers, or custom classes registered with
+#' `keras.saving.register_keras_serializable()` in an importable Python
+#' module (the worker process imports it); otherwise it is a
+#' `kerasexport_route_error` saying so.
 #' @section Errors:
 #' Errors have class `kerasexport_error` and one of
 #' `kerasexport_model_error` (not a Keras model, or never built),
@@ -44,6 +61,9 @@
 #' model <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dense(2L)))
 #' path <- file.path(tempdir(), "model")
 #' model |> export_savedmodel(path)
+#'
+#' # Force the cross-backend route (a TensorFlow worker process)
+#' model |> export_savedmodel(file.path(tempdir(), "cross"), route = "cross-backend")
 #'
 #' # ONNX, with an explicit signature
 #' model |> export_savedmodel(

@@ -64,3 +64,24 @@ def test_check_fails_when_a_batch_size_was_baked_in(small_model):
 
     with pytest.raises(errors.VerificationError, match="shape"):
         verify.check(small_model, first_row_only, specs)
+
+
+def test_numbered_onnx_outputs_pair_by_position_in_keras_order():
+    # torch.onnx names dict outputs "31", "23"; they come in sorted-key order.
+    probs, score = np.full((2, 4), 0.25), np.arange(2.0).reshape(2, 1)
+    expected = {"score": score, "probs": probs}
+    assert verify.relative_error(expected, {"31": probs, "23": score}) == 0.0
+
+
+def test_outputs_out_of_order_pair_by_their_unique_shapes():
+    probs, score = np.full((2, 4), 0.25), np.arange(2.0).reshape(2, 1)
+    expected = {"probs": probs, "score": score}
+    assert verify.relative_error(expected, {"out_a": score, "out_b": probs}) == 0.0
+
+
+def test_graph_prefixes_and_suffixes_do_not_hide_names():
+    a, b = np.ones((1, 2)), np.zeros((1, 2))
+    actual = {"StatefulPartitionedCall/b:0": b, "StatefulPartitionedCall/a:0": a}
+    assert verify.relative_error({"a": a, "b": b}, actual) == 0.0
+    # Same shapes, names swapped: a positional pairing would report an error.
+    assert verify.relative_error({"a": a, "b": b}, {"x/b:0": b, "x/a:0": a}) == 0.0

@@ -37,3 +37,46 @@ model_predict <- function(model, x) {
 relative_error <- function(actual, expected) {
   max(abs(actual - expected)) / max(abs(expected))
 }
+
+# A Functional model taking a list of two inputs, 3 and 5 features.
+list_model <- function() {
+  keras <- reticulate::import("keras")
+  keras$utils$set_random_seed(1L)
+  a <- keras$Input(shape = list(3L), name = "a")
+  b <- keras$Input(shape = list(5L), name = "b")
+  out <- keras$layers$Dense(2L)(keras$layers$Concatenate()(list(a, b)))
+  keras$Model(list(a, b), out)
+}
+
+# A Functional model taking a dict: float "features" and int32 "ids"; never
+# called on data. Built in Python: reticulate cannot hand keras$Model() a
+# dict of symbolic tensors.
+dict_model <- function() {
+  main <- reticulate::py_run_string("
+import keras
+
+def _kerasexport_dict_model():
+    keras.utils.set_random_seed(1)
+    features = keras.Input((4,), name='features')
+    ids = keras.Input((6,), name='ids', dtype='int32')
+    emb = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(13, 3)(ids))
+    joined = keras.layers.Concatenate()([features, emb])
+    return keras.Model({'features': features, 'ids': ids}, keras.layers.Dense(2)(joined))
+", convert = TRUE)
+  main$`_kerasexport_dict_model`()
+}
+
+# What Keras's exporter receives for `signature`: (shape, dtype) per input,
+# as strings such as "(None, 4) float32", named for dict inputs.
+received_signature <- function(model, signature) {
+  specs <- kerasexport:::core$signature$normalize(model, kerasexport:::as_py_signature(signature))
+  describe <- reticulate::py_eval("lambda s: f'{tuple(s.shape)} {s.dtype}'")
+  structure <- specs[[1]]
+  if (inherits(structure, "python.builtin.object")) {
+    return(describe(structure))
+  }
+  if (is.list(structure)) {
+    return(lapply(structure, describe))
+  }
+  describe(structure)
+}

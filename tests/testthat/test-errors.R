@@ -126,7 +126,7 @@ test_that("key messages read well", {
   skip_if_no_keras()
   ws <- local_workspace()
   model <- small_model()
-  hide <- function(x) gsub("the (tensorflow|jax|torch) backend", "the <backend> backend", gsub(ws, "<ws>", x, fixed = TRUE))
+  hide <- function(x) gsub("(tensorflow|jax|torch) backend", "<backend> backend", gsub(ws, "<ws>", x, fixed = TRUE))
   expect_snapshot(error = TRUE, transform = hide, {
     export_savedmodel(model, file.path(ws, "existing"))
     export_savedmodel(model, file.path(ws, "model"), format = "onnx")

@@ -128,3 +128,56 @@ test_that("a Python error from the core keeps its Python parent", {
   expect_s3_class(err$parent, "kerasexport_python_error")
   expect_s3_class(err$parent$python, "kerasexport.errors.OptionError")
 })
+
+# options and routes ----
+
+test_that("opset_version in ... lands in the ONNX file", {
+  skip_if_no_keras()
+  target <- withr::local_tempfile(fileext = ".onnx")
+  suppressMessages(export_savedmodel(small_model(), target, format = "onnx", opset_version = 13))
+  default_opset <- reticulate::py_eval(
+    "lambda path: [o.version for o in __import__('onnx').load(path).opset_import if o.domain == '']"
+  )
+  expect_identical(default_opset(target), 13L)
+})
+
+test_that("an option for another backend is an option error naming those that apply", {
+  skip_unless_backend(c("tensorflow", "torch"))
+  expect_error(
+    export_savedmodel(small_model(), withr::local_tempfile(), jax2tf_kwargs = list(enable_xla = TRUE)),
+    class = "kerasexport_option_error",
+    regexp = "jax2tf_kwargs do not apply.*Options that apply"
+  )
+})
+
+test_that("the pipe exports a torch model to a SavedModel by the cross route", {
+  skip_unless_backend("torch")
+  model <- small_model()
+  target <- withr::local_tempfile()
+  expect_message(
+    result <- model |> export_savedmodel(target),
+    regexp = "from the torch backend by the cross-backend route; verified",
+    class = "kerasexport_export_message"
+  )
+  expect_identical(result, model)
+  tf <- reticulate::import("tensorflow")
+  np <- reticulate::import("numpy", convert = FALSE)
+  x <- matrix(seq(-2, 2, length.out = 20), nrow = 5, ncol = 4)
+  served <- tf$saved_model$load(target)$serve(np$asarray(x, dtype = "float32"))$numpy()
+  expect_lt(relative_error(served, model_predict(model, x)), 1e-5)
+  expect_identical(
+    grep("^\\.kerasexport-staging", list.files(dirname(target), all.files = TRUE), value = TRUE),
+    character()
+  )
+})
+
+test_that("route = \"cross-backend\" in ... forces the worker route", {
+  skip_if_no_keras()
+  target <- withr::local_tempfile(fileext = ".onnx")
+  expect_message(
+    export_savedmodel(small_model(), target, format = "onnx", route = "cross-backend"),
+    regexp = "by the cross-backend route",
+    class = "kerasexport_export_message"
+  )
+  expect_true(file.exists(target))
+})

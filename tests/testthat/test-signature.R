@@ -96,3 +96,77 @@ test_that("the signature reaches Keras: the SavedModel takes that shape", {
   expect_identical(reticulate::import_builtins()$repr(spec$shape$as_list()), "[None, 4]")
   expect_identical(spec$dtype$name, "float32")
 })
+
+# every form, as Keras's exporter receives it ----
+
+test_that("NULL lets Keras infer the signature with an unknown batch", {
+  skip_if_no_keras()
+  expect_identical(received_signature(small_model(), NULL), "(None, 4) float32")
+})
+
+test_that("a numeric shape with NA gives int dims and the model's dtype", {
+  skip_if_no_keras()
+  expect_identical(received_signature(small_model(), c(NA, 4)), "(None, 4) float32")
+})
+
+test_that("an unnamed list describes positional inputs in order", {
+  skip_if_no_keras()
+  expect_identical(
+    received_signature(list_model(), list(c(NA, 3), c(NA, 5))),
+    list("(None, 3) float32", "(None, 5) float32")
+  )
+})
+
+test_that("a named list describes dict inputs; int inputs stay int", {
+  skip_if_no_keras()
+  received <- received_signature(dict_model(), list(ids = c(NA, 6), features = c(NA, 4)))
+  expect_identical(received[order(names(received))], list(features = "(None, 4) float32", ids = "(None, 6) int32"))
+})
+
+test_that("input_spec() keeps its dtype and name", {
+  skip_if_no_keras()
+  expect_identical(
+    received_signature(small_model(), input_spec(c(NA, 4), dtype = "float64")),
+    "(None, 4) float64"
+  )
+})
+
+test_that("keras InputSpec, tf TensorSpec and KerasTensor pass through", {
+  skip_if_no_keras()
+  keras <- reticulate::import("keras")
+  expect_identical(
+    received_signature(small_model(), keras$InputSpec(shape = list(NULL, 4L), dtype = "float16")),
+    "(None, 4) float16"
+  )
+  expect_identical(
+    received_signature(small_model(), keras$Input(shape = list(4L), dtype = "float32")),
+    "(None, 4) float32"
+  )
+  skip_if_not(reticulate::py_module_available("tensorflow"))
+  tf <- reticulate::import("tensorflow")
+  expect_identical(
+    received_signature(small_model(), tf$TensorSpec(list(NULL, 4L), tf$float64)),
+    "(None, 4) float64"
+  )
+})
+
+test_that("an R array gives its trailing shape and its type", {
+  skip_if_no_keras()
+  expect_identical(received_signature(small_model(), array(0.5, dim = c(2, 4))), "(None, 4) float32")
+  ids <- array(1L, dim = c(3, 6))
+  received <- received_signature(dict_model(), list(features = array(0, dim = c(1, 4)), ids = ids))
+  expect_identical(received$ids, "(None, 6) int32")
+})
+
+test_that("a never-called dict-input model exports to ONNX with a named list", {
+  skip_if_no_keras()
+  target <- withr::local_tempfile(fileext = ".onnx")
+  suppressMessages(export_savedmodel(
+    dict_model(), target, format = "onnx",
+    input_signature = list(features = c(NA, 4), ids = input_spec(c(NA, 6), dtype = "int32"))
+  ))
+  ort <- reticulate::import("onnxruntime")
+  inputs <- ort$InferenceSession(target)$get_inputs()
+  got <- vapply(inputs, function(i) paste(i$name, i$type), character(1))
+  expect_setequal(got, c("features tensor(float)", "ids tensor(int32)"))
+})

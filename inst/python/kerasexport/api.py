@@ -1,9 +1,11 @@
 """Public functions: `export()` and `load()`."""
 
 import os
+import shutil
 import time
 
 from kerasexport import atomic
+from kerasexport import cross_backend
 from kerasexport import dependencies
 from kerasexport import errors
 from kerasexport import formats
@@ -47,9 +49,14 @@ def export(
         verify: `bool`. Reload and compare before committing. Defaults to
             `True`.
         rtol: `float`. Largest accepted relative error. Defaults to `1e-4`.
-        route: `str` or `None`. Force a route. Defaults to `None` (automatic).
+        route: `str` or `None`. `"native"` (Keras's exporter on the model's
+            backend) or `"cross-backend"` (the TensorFlow backend in a worker
+            process) to force a route. Defaults to `None`: native where the
+            backend has an exporter, falling back to cross-backend when it
+            raises or its artifact fails verification (see `routes`).
         **kwargs: options for the format's Keras exporter (`is_static`,
-            `jax2tf_kwargs`, `opset_version`).
+            `jax2tf_kwargs` on JAX, `opset_version`). On the cross-backend
+            route the TensorFlow backend's options apply.
 
     Returns:
         An `ExportReport`.
@@ -62,29 +69,23 @@ def export(
 
     ```python
     report = kerasexport.export(model, "serving/model", format="tf_saved_model")
-    print(report.summary())
+    print(report.route, report.reason)
     ```
     """
     started = time.perf_counter()
     _check_model(model)
     fmt = formats.get(format)
     backend = _backend()
-    _check_options(fmt, backend, kwargs)
+    plan = _check_options(fmt, routes.plan(backend, format, route), kwargs)
     target = _check_path(filepath, fmt)
     atomic.check_target(target, overwrite, fmt.IS_DIRECTORY)
-    dependencies.require(dependencies.needed_for_export(format, backend, verify))
+    plan = _with_dependencies(plan, format, verify)
     specs = signature_lib.normalize(model, input_signature)
-    chosen = routes.choose(backend, format, route)
 
     with quiet.quiet(verbose) as warnings_seen, atomic.staged(target) as stage:
-        with scrub.source_paths_hidden(backend):
-            fmt.write(model, stage.path, specs, verbose, **kwargs)
-        if format == "onnx":
-            scrub.scrub_onnx(stage.path)
-        atomic.checkpoint("after_write")
-        error = None
-        if verify:
-            error = verify_lib.check(model, _runner(fmt, stage.path), specs, rtol)
+        chosen, error = _write_and_verify(
+            model, fmt, plan, stage.path, specs, verbose, verify, rtol, kwargs
+        )
         stage.commit()
 
     return ExportReport(
@@ -112,9 +113,103 @@ def _check_path(filepath, fmt):
     return target
 
 
+def _with_dependencies(plan, format, verify):
+    """The routes of `plan` whose Python packages are installed.
+
+    Raises:
+        DependencyError: when no route has them, naming what the first lacks.
+    """
+    needs = [dependencies.needed_for_export(format, r.backend, verify) for r in plan]
+    usable = [r for r, needed in zip(plan, needs) if not dependencies.missing(needed)]
+    if not usable:
+        dependencies.require(needs[0])
+    return usable
+
+
+def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, options):
+    """Try the routes of `plan` in order; the first verified artifact wins.
+
+    A route fails when it raises, or when its artifact does not pass
+    verification; the next route then starts from an empty staging path.
+    When the last route fails, its error is raised with the earlier failures
+    appended.
+
+    Returns:
+        The `Route` taken and the worst relative error (or `None`).
+    """
+    failures = []
+    for i, route in enumerate(plan):
+        if failures and route.name == routes.CROSS_NAME:
+            route = routes.fallback(route, failures[-1][1])
+        try:
+            _write(route, model, fmt, path, specs, verbose, options)
+            atomic.checkpoint("after_write")
+            error = None
+            if verify:
+                error = verify_lib.check(model, _runner(fmt, path), specs, rtol)
+            return route, error
+        except Exception as exc:
+            failures.append((route, exc))
+            if i + 1 < len(plan):
+                _clear(path)
+                continue
+            raise _combined(failures) from exc
+    raise AssertionError("unreachable: the plan is never empty")
+
+
+def _write(route, model, fmt, path, specs, verbose, options):
+    if route.name == routes.NATIVE_NAME:
+        with scrub.source_paths_hidden(route.backend):
+            fmt.write(model, path, specs, verbose, **options)
+    else:
+        cross_backend.write(model, path, fmt.FORMAT, specs, verbose, options)
+    if fmt.FORMAT == "onnx":
+        scrub.scrub_onnx(path)
+
+
+def _combined(failures):
+    """The last failure as a kerasexport error, mentioning earlier ones."""
+    route, exc = failures[-1]
+    if isinstance(exc, errors.KerasexportError):
+        cls, text = type(exc), str(exc)
+    else:
+        cls, text = errors.RouteError, (
+            f"The {route.name} route failed: {routes.describe(exc)}"
+        )
+    for earlier, earlier_exc in failures[:-1]:
+        text += f" (Tried first: the {earlier.name} route, which failed with {routes.describe(earlier_exc)}.)"
+    if len(failures) == 1 and cls is type(exc):
+        return exc
+    return cls(text)
+
+
+def _clear(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
 def _runner(fmt, path):
-    """A function running the artifact at `path` on positional args."""
-    loaded = fmt.load(path)
+    """A function running the artifact at `path` on positional args.
+
+    Raises:
+        VerificationError: when the artifact's runtime cannot load it.
+    """
+    try:
+        if fmt.FORMAT == "onnx":
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.log_severity_level = 3  # a failure is raised, not logged
+            loaded = fmt.load(path, session_options=options)
+        else:
+            loaded = fmt.load(path)
+    except Exception as exc:
+        raise errors.VerificationError(
+            f"The exported artifact could not be loaded by its runtime: "
+            f"{routes.describe(exc)}"
+        ) from exc
     if fmt.FORMAT == "onnx":
         return lambda args: fmt.run(loaded, signature_lib.flat_specs(args))
     return lambda args: fmt.run(loaded, args)
@@ -136,12 +231,31 @@ def _backend():
     return keras.backend.backend()
 
 
-def _check_options(fmt, backend, options):
-    allowed = fmt.OPTIONS.get(backend, ())
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise errors.OptionError(
-            f"Option(s) {', '.join(unknown)} do not apply to {fmt.FORMAT} on "
-            f"the {backend} backend. Options that apply: "
-            f"{', '.join(allowed) or 'none'}."
-        )
+def _check_options(fmt, plan, options):
+    """The routes of `plan` that take every option in `options`.
+
+    Each route has its exporter's options: the native route those of the
+    model's backend, the cross-backend route those of the TensorFlow backend.
+
+    Raises:
+        OptionError: when no route of the plan takes all of `options`; the
+            message lists, per route, the options that apply.
+    """
+    usable = [r for r in plan if set(options) <= set(_route_options(fmt, r))]
+    if usable:
+        return usable
+    unknown = sorted(set(options) - set().union(*(_route_options(fmt, r) for r in plan)))
+    offending = unknown or sorted(options)
+    applies = "; ".join(
+        f"{', '.join(_route_options(fmt, r)) or 'none'} by the {r.name} route ({r.backend} backend)"
+        for r in plan
+    )
+    raise errors.OptionError(
+        f"Option(s) {', '.join(offending)} do not apply to {fmt.FORMAT} "
+        f"exported from the {_backend()} backend. Options that apply: {applies}. "
+        "Remove the option, or choose the route it belongs to with `route=`."
+    )
+
+
+def _route_options(fmt, route):
+    return tuple(fmt.OPTIONS.get(route.backend, ()))

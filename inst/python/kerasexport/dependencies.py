@@ -25,6 +25,11 @@ def needed_for_export(format, backend, verify):
     return needed
 
 
+def missing(needed):
+    """The (module, package, purpose) triples of `needed` not installed."""
+    return [item for item in needed if importlib.util.find_spec(item[0]) is None]
+
+
 def require(needed):
     """Raise `DependencyError` naming every missing package.
 
@@ -34,11 +39,11 @@ def require(needed):
     Raises:
         DependencyError: listing the missing packages and the install call.
     """
-    missing = [item for item in needed if importlib.util.find_spec(item[0]) is None]
-    if not missing:
+    absent = missing(needed)
+    if not absent:
         return
-    what = "; ".join(f"{package} (to {purpose})" for _, package, purpose in missing)
-    packages = " ".join(package for _, package, _ in missing)
+    what = "; ".join(f"{package} (to {purpose})" for _, package, purpose in absent)
+    packages = " ".join(package for _, package, _ in absent)
     raise errors.DependencyError(
         f"Missing Python package(s): {what}. Install them with "
         f"`pip install {packages}`, or from R run "

@@ -1,53 +1,116 @@
-"""Which backend can write which format, and how we get there.
+"""Which backend can write which format, and in what order to try routes.
 
-Keras's own exporter ("native" route) is used wherever it works on the
-model's backend. Where it is missing, the model goes through the
-cross-backend route (see DESIGN.md).
+Two routes write an artifact:
+
+- ``"native"``: Keras's own exporter, in this process, on the model's
+  backend (SavedModel on TensorFlow and JAX, ONNX on all three backends).
+- ``"cross-backend"``: the model is saved to a ``.keras`` file and exported
+  by the TensorFlow backend in a worker process (see `cross_backend`). It
+  covers the format a backend has no exporter for (SavedModel from PyTorch)
+  and models the native exporter fails on.
+
+The automatic choice (``route=None``) tries the native route first when the
+backend has one, and falls back to the cross-backend route when the native
+route raises *or* writes an artifact that fails verification (an artifact
+its runtime rejects is as useless as no artifact). Errors that do not depend
+on the route (a bad signature, option or path) are raised before any route
+runs, so they never trigger the fallback.
 """
 
 import dataclasses
 
 from kerasexport import errors
 
+NATIVE_NAME = "native"
+CROSS_NAME = "cross-backend"
+ROUTES = (NATIVE_NAME, CROSS_NAME)
+# The backend the cross-backend route exports with.
+CROSS_BACKEND = "tensorflow"
+
 NATIVE = {
     "tensorflow": ("tf_saved_model", "onnx"),
     "jax": ("tf_saved_model", "onnx"),
     "torch": ("onnx",),
 }
-ROUTES = ("native",)
 
 
 @dataclasses.dataclass(frozen=True)
 class Route:
-    """A way to write the artifact, and why it was chosen."""
+    """A way to write the artifact, and why it was chosen.
+
+    Attributes:
+        name: `"native"` or `"cross-backend"`.
+        backend: the Keras backend that runs the exporter.
+        reason: why this route is (to be) taken, in words.
+    """
 
     name: str
     backend: str
     reason: str
 
 
-def choose(backend, format, requested=None):
-    """Pick the route for `format` on `backend`.
+def has_native(backend, format):
+    """Whether Keras can write `format` from `backend` in this process."""
+    return format in NATIVE.get(backend, ())
+
+
+def plan(backend, format, requested=None):
+    """The routes to try for `format` on `backend`, in order.
 
     Args:
         backend: `str`, the model's Keras backend.
         format: `str`, the export format.
-        requested: `str` or `None`: a route the user forces. Defaults to
-            `None` (choose automatically).
+        requested: `str` or `None`: `"native"` or `"cross-backend"` to force
+            one route. Defaults to `None` (native first, then cross-backend).
 
     Returns:
-        A `Route`.
+        A non-empty list of `Route`.
 
     Raises:
-        RouteError: when no route can write `format` from `backend`.
+        RouteError: for an unknown route, or `"native"` where there is none.
     """
     if requested is not None and requested not in ROUTES:
         raise errors.RouteError(
-            f"Unknown route {requested!r}. Available routes: {', '.join(ROUTES)}."
+            f"Unknown route {requested!r}. Available routes: {', '.join(ROUTES)} "
+            "(or None to choose automatically)."
         )
-    if format in NATIVE.get(backend, ()):
-        return Route("native", backend, f"Keras exports {format} natively on {backend}")
-    raise errors.RouteError(
-        f"Exporting {format} from the {backend} backend is not yet supported. "
-        f"Natively supported here: {', '.join(NATIVE.get(backend, ())) or 'none'}."
+    native = Route(NATIVE_NAME, backend, f"Keras exports {format} natively on the {backend} backend")
+    if requested == NATIVE_NAME:
+        if not has_native(backend, format):
+            raise errors.RouteError(
+                f"route='native' was requested, but Keras has no native {format} "
+                f"exporter on the {backend} backend (native formats here: "
+                f"{', '.join(NATIVE.get(backend, ())) or 'none'}). Use "
+                "route='cross-backend' or leave `route` unset."
+            )
+        return [native]
+    if requested == CROSS_NAME:
+        return [cross(backend, format, "route='cross-backend' was requested")]
+    if has_native(backend, format):
+        return [native, cross(backend, format, None)]
+    return [cross(
+        backend, format,
+        f"Keras has no native {format} exporter on the {backend} backend",
+    )]
+
+
+def cross(backend, format, why):
+    """The cross-backend `Route`; `why` is `None` until a fallback says why."""
+    how = f"exported by the {CROSS_BACKEND} backend in a worker process"
+    return Route(CROSS_NAME, CROSS_BACKEND, f"{why}; {how}" if why else how)
+
+
+def fallback(route, native_error):
+    """`route` (cross-backend) with the native failure as its reason."""
+    return dataclasses.replace(
+        route, reason=f"the native route failed ({describe(native_error)}); {route.reason}"
     )
+
+
+def describe(exc):
+    """One line for an exception: its class and the first line of its text."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -368,3 +368,35 @@ def flat_specs(signature):
     import keras
 
     return keras.tree.flatten(signature)
+
+
+def to_json(signature):
+    """A normalized signature as JSON-ready data (for the worker process).
+
+    Leaves become ``{"spec": {"shape", "dtype", "name"}}``, lists
+    ``{"list": [...]}`` and dicts ``{"dict": {...}}``, so nesting survives.
+    """
+    import keras
+
+    if isinstance(signature, keras.InputSpec):
+        return {"spec": {
+            "shape": list(signature.shape), "dtype": signature.dtype, "name": signature.name,
+        }}
+    if isinstance(signature, dict):
+        return {"dict": {str(k): to_json(v) for k, v in signature.items()}}
+    if isinstance(signature, (list, tuple)):
+        return {"list": [to_json(v) for v in signature]}
+    raise errors.SignatureError(
+        f"Cannot pass {signature!r} to the worker process: expected a "
+        "normalized signature (keras.InputSpec leaves in lists and dicts)."
+    )
+
+
+def from_json(data):
+    """The inverse of `to_json`: keras.InputSpec leaves in lists and dicts."""
+    if "spec" in data:
+        leaf = data["spec"]
+        return spec(leaf["shape"], leaf["dtype"], leaf["name"])
+    if "dict" in data:
+        return {k: from_json(v) for k, v in data["dict"].items()}
+    return [from_json(v) for v in data["list"]]

@@ -5,6 +5,8 @@ every other unknown dimension set to a size nobody would default to, so a
 shape baked in at export time shows up as a failure.
 """
 
+import re
+
 import numpy as np
 
 from kerasexport import atomic
@@ -71,29 +73,77 @@ def model_outputs(model, args):
     return keras.tree.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t)), outputs)
 
 
-def _flatten_named(outputs):
-    """(name, array) pairs; names for dicts, positions otherwise."""
+def _flatten_named(outputs, sort_dict):
+    """(name, array) pairs in flattening order.
+
+    Model outputs are flattened as Keras does (dict keys sorted), which is
+    also the order the exporters give their outputs. Artifact outputs keep
+    the artifact's own order (`sort_dict=False`): ONNX output names need not
+    sort like the model's keys (torch.onnx names them ``"23"``, ``"31"``).
+    """
     import keras
 
     if isinstance(outputs, dict):
-        return [(str(k), np.asarray(v)) for k, v in sorted(outputs.items())]
+        items = sorted(outputs.items()) if sort_dict else list(outputs.items())
+        return [(str(k), np.asarray(v)) for k, v in items]
     return [(str(i), np.asarray(v)) for i, v in enumerate(keras.tree.flatten(outputs))]
+
+
+def _base_name(name):
+    """``"StatefulPartitionedCall/probs:0"`` -> ``"probs"``."""
+    return re.split(r"[/]", name.split(":")[0])[-1]
+
+
+def match_outputs(want, got):
+    """Pair the model's outputs with the artifact's.
+
+    In order of preference: by exact name; by name without a graph prefix or
+    ``:0`` suffix; by position, when every position agrees in shape; by
+    shape, when each model output's shape is found exactly once among the
+    artifact's outputs.
+
+    Args:
+        want: list of (name, array) from the model.
+        got: list of (name, array) from the artifact, in the artifact's order.
+
+    Returns:
+        A list of (name, model array, artifact array).
+
+    Raises:
+        VerificationError: when the counts differ, or no rule pairs them.
+    """
+    if len(got) != len(want):
+        raise errors.VerificationError(
+            f"The artifact returns {len(got)} output(s) "
+            f"({', '.join(n for n, _ in got)}), the model {len(want)} "
+            f"({', '.join(n for n, _ in want)})."
+        )
+    for key in (lambda n: n, _base_name):
+        by_name = {}
+        for name, arr in got:
+            by_name.setdefault(key(name), []).append(arr)
+        if all(len(by_name.get(key(name), ())) == 1 for name, _ in want):
+            return [(name, ref, by_name[key(name)][0]) for name, ref in want]
+    if all(g.shape == r.shape for (_, r), (_, g) in zip(want, got)):
+        return [(name, ref, arr) for (name, ref), (_, arr) in zip(want, got)]
+    shapes = [g.shape for _, g in got]
+    if all(shapes.count(r.shape) == 1 for _, r in want) and len(set(shapes)) == len(shapes):
+        return [(name, ref, got[shapes.index(ref.shape)][1]) for name, ref in want]
+    for (name, reference), (got_name, result) in zip(want, got):
+        if result.shape != reference.shape:
+            raise errors.VerificationError(
+                f"Output {name!r} has shape {reference.shape} in the model, "
+                f"but the artifact's output {got_name!r} in the same position "
+                f"has shape {result.shape}, and no output name matches."
+            )
+    raise AssertionError("unreachable")
 
 
 def relative_error(expected, actual):
     """Worst error over all outputs, relative to each output's scale."""
-    want = _flatten_named(expected)
-    got = _flatten_named(actual)
-    got_by_name = dict(got)
-    if len(got) != len(want):
-        raise errors.VerificationError(
-            f"The artifact returns {len(got)} output(s), the model {len(want)}."
-        )
-    if not all(name in got_by_name for name, _ in want):
-        got_by_name = {name: arr for (name, _), (_, arr) in zip(want, got)}
+    pairs = match_outputs(_flatten_named(expected, True), _flatten_named(actual, False))
     worst = 0.0
-    for name, reference in want:
-        result = got_by_name[name]
+    for name, reference, result in pairs:
         if result.shape != reference.shape:
             raise errors.VerificationError(
                 f"Output {name!r} has shape {result.shape} in the artifact, "

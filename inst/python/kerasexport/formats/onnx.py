@@ -10,13 +10,72 @@ OPTIONS = {
 }
 
 
+# Protobuf's limit: a larger model must keep its weights in external data.
+_MAX_INLINE_BYTES = 2**31 - 1
+
+
 def write(model, path, input_signature, verbose, **options):
-    """Export `model` to an ONNX file at `path` with Keras."""
+    """Export `model` to a single ONNX file at `path` with Keras.
+
+    Some exporters (jax2onnx, for MobileNet-sized models) put the weights in
+    a side file ``<path>.data``; they are folded back into the ``.onnx``
+    file, so the artifact is one self-contained file.
+    """
     from keras.src.export import onnx
 
     onnx.export_onnx(
         model, path, verbose=bool(verbose), input_signature=input_signature, **options
     )
+    inline_external_data(path)
+
+
+def inline_external_data(path):
+    """Move weights stored beside the ONNX file at `path` into it.
+
+    Raises:
+        FormatError: when the weights are too large for one ONNX file.
+    """
+    import os
+
+    import onnx
+
+    proto = onnx.load(path, load_external_data=False)
+    if not any(
+        t.data_location == onnx.TensorProto.EXTERNAL for t in _initializers(proto.graph)
+    ):
+        return
+    side_files = {
+        entry.value
+        for t in _initializers(proto.graph)
+        for entry in t.external_data
+        if entry.key == "location"
+    }
+    directory = os.path.dirname(path)
+    size = sum(os.path.getsize(os.path.join(directory, f)) for f in side_files)
+    if size > _MAX_INLINE_BYTES:
+        from kerasexport import errors
+
+        raise errors.FormatError(
+            f"The ONNX exporter stored {size} bytes of weights in external "
+            f"files ({', '.join(sorted(side_files))}); over 2 GB they cannot "
+            "be folded into one .onnx file, which kerasexport writes. Use "
+            "format='tf_saved_model' for this model."
+        )
+    onnx.load_external_data_for_model(proto, directory)
+    onnx.save_model(proto, path, save_as_external_data=False)
+    for name in side_files:
+        os.remove(os.path.join(directory, name))
+
+
+def _initializers(graph):
+    """Initializers of `graph` and of its subgraphs (loops, branches)."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.g is not None and attribute.HasField("g"):
+                yield from _initializers(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _initializers(subgraph)
 
 
 def load(path, providers=None, session_options=None):

@@ -5,9 +5,10 @@ import numpy as np
 FORMAT = "tf_saved_model"
 IS_DIRECTORY = True
 ENDPOINT = "serve"
-# Options Keras's SavedModel exporter accepts, per backend.
+# Options Keras's SavedModel exporter accepts, per backend (Keras refuses
+# `is_static` and `jax2tf_kwargs` on any backend but JAX).
 OPTIONS = {
-    "tensorflow": ("is_static",),
+    "tensorflow": (),
     "jax": ("is_static", "jax2tf_kwargs"),
     "torch": (),
 }

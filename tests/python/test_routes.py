@@ -1,0 +1,210 @@
+"""Route choice, forced routes, fallback, the worker's errors and options."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import kerasexport
+import zoo
+from kerasexport import atomic
+from kerasexport import errors
+from kerasexport import formats
+from kerasexport import routes
+
+
+def backend():
+    return keras.backend.backend()
+
+
+def leftovers(parent):
+    return [e for e in os.listdir(parent) if e.startswith(atomic.STAGING_PREFIX)]
+
+
+def artifact_bytes(path):
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            return f.read()
+    chunks = []
+    for root, _, files in os.walk(path):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                chunks.append(f.read())
+    return b"".join(chunks)
+
+
+# plan() --------------------------------------------------------------------
+
+
+def test_the_plan_is_native_then_cross_where_native_exists():
+    assert [r.name for r in routes.plan("jax", "onnx")] == ["native", "cross-backend"]
+    assert [r.backend for r in routes.plan("jax", "onnx")] == ["jax", "tensorflow"]
+
+
+def test_torch_savedmodel_has_only_the_cross_route():
+    (only,) = routes.plan("torch", "tf_saved_model")
+    assert only.name == "cross-backend"
+    assert "no native tf_saved_model exporter on the torch backend" in only.reason
+
+
+def test_forcing_native_where_there_is_none_is_a_route_error():
+    with pytest.raises(errors.RouteError, match="no native tf_saved_model exporter.*route='cross-backend'"):
+        routes.plan("torch", "tf_saved_model", "native")
+
+
+def test_an_unknown_route_lists_the_routes():
+    with pytest.raises(errors.RouteError, match="Unknown route 'fast'.*native, cross-backend"):
+        routes.plan("jax", "onnx", "fast")
+
+
+# export() by route -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("format", ["tf_saved_model", "onnx"])
+def test_forced_cross_route_writes_a_verified_artifact_without_local_paths(tmp_path, format):
+    model = zoo.build("sequential")
+    target = str(tmp_path / ("m.onnx" if format == "onnx" else "m"))
+    report = kerasexport.export(model, target, format=format, route="cross-backend")
+    assert report.route == "cross-backend"
+    assert "route='cross-backend' was requested" in report.reason
+    assert report.verified and report.max_relative_error <= 1e-4
+    content = artifact_bytes(target)
+    assert str(tmp_path).encode() not in content
+    assert atomic.STAGING_PREFIX.encode() not in content
+    assert b"model.keras" not in content
+    assert leftovers(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == [os.path.basename(target)]
+
+
+def test_automatic_choice_reports_native_where_it_works(tmp_path):
+    report = kerasexport.export(zoo.build("sequential"), str(tmp_path / "m.onnx"), format="onnx")
+    assert report.route == "native"
+    assert report.reason == f"Keras exports onnx natively on the {backend()} backend"
+
+
+def test_a_failing_native_exporter_falls_back_to_the_cross_route(tmp_path, monkeypatch):
+    fmt = formats.get("onnx")
+
+    def broken(*args, **kwargs):
+        raise ValueError("Reverse scan is not supported")
+
+    monkeypatch.setattr(fmt, "write", broken)  # the worker imports its own copy
+    report = kerasexport.export(zoo.build("sequential"), str(tmp_path / "m.onnx"), format="onnx")
+    assert report.route == "cross-backend"
+    assert "the native route failed (ValueError: Reverse scan is not supported)" in report.reason
+
+
+def test_an_artifact_its_runtime_rejects_falls_back_too(tmp_path, monkeypatch):
+    fmt = formats.get("onnx")
+
+    def garbage(model, path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"not an onnx file")
+
+    monkeypatch.setattr(fmt, "write", garbage)
+    report = kerasexport.export(zoo.build("sequential"), str(tmp_path / "m.onnx"), format="onnx")
+    assert report.route == "cross-backend"
+    assert "VerificationError: The exported artifact could not be loaded" in report.reason
+
+
+def test_forced_native_does_not_fall_back(tmp_path, monkeypatch):
+    fmt = formats.get("onnx")
+    monkeypatch.setattr(fmt, "write", lambda *a, **k: (_ for _ in ()).throw(ValueError("boom")))
+    with pytest.raises(errors.RouteError, match="The native route failed: ValueError: boom"):
+        kerasexport.export(zoo.build("sequential"), str(tmp_path / "m.onnx"), format="onnx", route="native")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch has no native SavedModel")
+def test_torch_savedmodel_goes_cross_backend_and_says_why(tmp_path):
+    report = kerasexport.export(zoo.build("cnn"), str(tmp_path / "m"))
+    assert report.route == "cross-backend"
+    assert report.reason.startswith("Keras has no native tf_saved_model exporter on the torch backend")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="jax2onnx behaviour")
+def test_jax_onnx_of_a_bidirectional_lstm_falls_back(tmp_path):
+    report = kerasexport.export(zoo.build("lstm"), str(tmp_path / "m.onnx"), format="onnx")
+    assert report.route == "cross-backend"
+    assert "Reverse scan is not supported" in report.reason
+
+
+# models that cannot take the cross route ---------------------------------------
+
+
+def test_an_unregistered_custom_class_cannot_take_the_cross_route(tmp_path):
+    target = tmp_path / "m.onnx"
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(zoo.unregistered(), str(target), format="onnx", route="cross-backend")
+    message = str(info.value)
+    assert "zoo.UnregisteredMLP" in message
+    assert "can't take the cross-backend route" in message
+    assert "register_keras_serializable" in message
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_worker_failure_carries_its_last_error_line_and_stays_quiet(tmp_path, capfd):
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(
+            zoo.fails_to_reload(), str(tmp_path / "m.onnx"), format="onnx", route="cross-backend",
+        )
+    message = str(info.value)
+    assert "could not reload the model from its .keras file" in message
+    assert "FailsToReload refuses to be rebuilt" in message.split("Worker's last error: ")[1]
+    assert "Traceback" not in capfd.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
+def test_verbose_shows_the_worker_output(tmp_path, capfd):
+    with pytest.raises(errors.RouteError):
+        kerasexport.export(
+            zoo.fails_to_reload(), str(tmp_path / "m.onnx"), format="onnx",
+            route="cross-backend", verbose=True,
+        )
+    assert "Traceback (most recent call last)" in capfd.readouterr().err
+
+
+# options ------------------------------------------------------------------------
+
+
+def test_opset_version_reaches_the_onnx_file_on_both_routes(tmp_path):
+    import onnx
+
+    for route in ("native", "cross-backend"):
+        target = str(tmp_path / f"{route}.onnx")
+        kerasexport.export(zoo.build("sequential"), target, format="onnx", route=route, opset_version=13)
+        opsets = {o.domain: o.version for o in onnx.load(target).opset_import}
+        assert opsets[""] == 13, route
+
+
+def test_cross_route_options_are_the_tensorflow_backends(tmp_path):
+    with pytest.raises(errors.OptionError, match=r"is_static do not apply.*none by the cross-backend route \(tensorflow backend\)"):
+        kerasexport.export(zoo.build("sequential"), str(tmp_path / "m"), route="cross-backend", is_static=True)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="jax-only options")
+def test_jax_savedmodel_options_are_passed_to_keras(tmp_path, monkeypatch):
+    from keras.src.export import saved_model
+
+    seen = {}
+    original = saved_model.export_saved_model
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(saved_model, "export_saved_model", spy)
+    report = kerasexport.export(
+        zoo.build("sequential"), str(tmp_path / "m"), is_static=True,
+        jax2tf_kwargs={"enable_xla": True},
+    )
+    assert report.route == "native"
+    assert seen["is_static"] is True and seen["jax2tf_kwargs"] == {"enable_xla": True}
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch has no SavedModel options")
+def test_torch_savedmodel_options_error_names_what_applies(tmp_path):
+    with pytest.raises(errors.OptionError, match="jax2tf_kwargs do not apply to tf_saved_model exported from the torch backend.*none by the cross-backend route"):
+        kerasexport.export(zoo.build("sequential"), str(tmp_path / "m"), jax2tf_kwargs={})

@@ -1,0 +1,211 @@
+"""Small models of every kind the export matrix covers.
+
+Importable by name (``zoo``) from ``tests/python``: the cross-backend worker
+imports this module to find ``ScaledMLP``, the registered subclassed model.
+Every builder seeds Keras, so two calls give the same weights.
+"""
+
+import keras
+
+SEED = 11
+
+
+@keras.saving.register_keras_serializable(package="kerasexport_zoo")
+class ScaledMLP(keras.Model):
+    """A subclassed model, registered so it can be saved and reloaded."""
+
+    def __init__(self, units=8, scale=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.scale = scale
+        self.hidden = keras.layers.Dense(units, activation="tanh")
+        self.head = keras.layers.Dense(3)
+
+    def call(self, x):
+        return self.head(self.hidden(x)) * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "scale": self.scale}
+
+
+class UnregisteredMLP(keras.Model):
+    """The same model without registration: it cannot be reloaded by name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(4)
+
+    def call(self, x):
+        return self.hidden(x)
+
+
+@keras.saving.register_keras_serializable(package="kerasexport_zoo")
+class FailsToReload(keras.layers.Layer):
+    """Registered, but its `from_config` raises: the worker cannot load it."""
+
+    def call(self, x):
+        return x * 1.0
+
+    @classmethod
+    def from_config(cls, config):
+        raise ValueError("FailsToReload refuses to be rebuilt")
+
+
+def fails_to_reload():
+    return keras.Sequential([keras.Input((6,)), FailsToReload(), keras.layers.Dense(2)])
+
+
+def sequential():
+    return keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3),
+    ])
+
+
+def functional_list():
+    a, b = keras.Input((3,), name="a"), keras.Input((5,), name="b")
+    x = keras.layers.Concatenate()([keras.layers.Dense(4)(a), b])
+    return keras.Model([a, b], keras.layers.Dense(2)(x))
+
+
+def _dict_model():
+    x = keras.Input((4,), name="features")
+    ids = keras.Input((6,), name="ids", dtype="int32")
+    emb = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(13, 3)(ids))
+    h = keras.layers.Concatenate()([keras.layers.Dense(5, activation="relu")(x), emb])
+    return keras.Model({"features": x, "ids": ids}, keras.layers.Dense(2)(h))
+
+
+def functional_dict_called():
+    model = _dict_model()
+    import numpy as np
+
+    model({"features": np.ones((2, 4), "float32"), "ids": np.ones((2, 6), "int32")})
+    return model
+
+
+def functional_dict_never_called():
+    return _dict_model()
+
+
+def dict_outputs():
+    x = keras.Input((5,), name="x")
+    h = keras.layers.Dense(8, activation="relu")(x)
+    return keras.Model(x, {
+        "score": keras.layers.Dense(1, name="score")(h),
+        "probs": keras.layers.Dense(4, activation="softmax", name="probs")(h),
+    })
+
+
+def cnn():
+    return keras.Sequential([
+        keras.Input((16, 16, 3)),
+        keras.layers.Conv2D(4, 3, padding="same"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(6, 3),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(3),
+    ])
+
+
+def unknown_spatial():
+    return keras.Sequential([
+        keras.Input((None, None, 3)),
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.GlobalMaxPooling2D(),
+        keras.layers.Dense(2),
+    ])
+
+
+def lstm():
+    return keras.Sequential([
+        keras.Input((7, 3)),
+        keras.layers.LSTM(5, return_sequences=True),
+        keras.layers.Bidirectional(keras.layers.LSTM(4)),
+        keras.layers.Dense(2),
+    ])
+
+
+def embedding():
+    return keras.Sequential([
+        keras.Input((9,), dtype="int32"),
+        keras.layers.Embedding(20, 4),
+        keras.layers.GlobalAveragePooling1D(),
+        keras.layers.Dense(2),
+    ])
+
+
+def mobilenet():
+    return keras.applications.MobileNetV3Small(
+        input_shape=(64, 64, 3), weights=None, classes=5, include_preprocessing=True,
+    )
+
+
+def subclassed():
+    import numpy as np
+
+    model = ScaledMLP()
+    model(np.zeros((1, 6), "float32"))
+    return model
+
+
+def unregistered():
+    import numpy as np
+
+    model = UnregisteredMLP()
+    model(np.zeros((1, 6), "float32"))
+    return model
+
+
+MODELS = {
+    "sequential": sequential,
+    "functional_list": functional_list,
+    "functional_dict_called": functional_dict_called,
+    "functional_dict_never_called": functional_dict_never_called,
+    "dict_outputs": dict_outputs,
+    "cnn": cnn,
+    "unknown_spatial": unknown_spatial,
+    "lstm": lstm,
+    "embedding": embedding,
+    "mobilenet": mobilenet,
+    "subclassed": subclassed,
+}
+
+
+def _floats(rng, *shape):
+    return rng.standard_normal(shape).astype("float32")
+
+
+def _ints(rng, high, *shape):
+    return rng.integers(0, high, size=shape).astype("int32")
+
+
+# The argument each model is called with, for a batch of `b` rows. Unknown
+# dimensions get sizes no exporter would guess (12 x 20 images).
+INPUTS = {
+    "sequential": lambda rng, b: _floats(rng, b, 6),
+    "functional_list": lambda rng, b: [_floats(rng, b, 3), _floats(rng, b, 5)],
+    "functional_dict_called": lambda rng, b: {"features": _floats(rng, b, 4), "ids": _ints(rng, 13, b, 6)},
+    "functional_dict_never_called": lambda rng, b: {"features": _floats(rng, b, 4), "ids": _ints(rng, 13, b, 6)},
+    "dict_outputs": lambda rng, b: _floats(rng, b, 5),
+    "cnn": lambda rng, b: _floats(rng, b, 16, 16, 3),
+    "unknown_spatial": lambda rng, b: _floats(rng, b, 12, 20, 3),
+    "lstm": lambda rng, b: _floats(rng, b, 7, 3),
+    "embedding": lambda rng, b: _ints(rng, 20, b, 9),
+    "mobilenet": lambda rng, b: _floats(rng, b, 64, 64, 3),
+    "subclassed": lambda rng, b: _floats(rng, b, 6),
+}
+
+
+def inputs(name, batch_size, seed=0):
+    """The model's argument for `batch_size` rows (NumPy leaves)."""
+    import numpy as np
+
+    return INPUTS[name](np.random.default_rng(seed), batch_size)
+
+
+def build(name):
+    """A fresh, seeded model of kind `name` (a key of `MODELS`)."""
+    keras.utils.set_random_seed(SEED)
+    return MODELS[name]()
