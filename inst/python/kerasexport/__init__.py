@@ -7,8 +7,9 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasexport import errors  # noqa: E402
 from kerasexport.api import export  # noqa: E402
+from kerasexport.artifact import Artifact, load  # noqa: E402
 from kerasexport.report import ExportReport  # noqa: E402
 from kerasexport.signature import spec  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["export", "spec", "ExportReport", "errors"]
+__all__ = ["export", "load", "spec", "Artifact", "ExportReport", "errors"]
