@@ -378,7 +378,8 @@ def _cast(spec, array):
                         f"{dtype}'s [{info.min}, {info.max}]")
         return array.astype(target)
     # Floating-point target.
-    cast = array.astype(target)
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = array.astype(target)
     if source.kind == "f":
         if (np.isinf(cast) & np.isfinite(array)).any():
             _refuse(spec, array, f"values overflow {dtype}")
