@@ -212,6 +212,11 @@ predict.kerasexport_artifact <- function(object, x, endpoint = NULL, batch_size 
   rlang::check_dots_empty(call = call)
   spec <- artifact_endpoint(object, endpoint, call)
   batch_size <- check_batch_size(batch_size, call)
+  values <- match_inputs(spec, x, call)
+  arrays <- lapply(seq_along(values), function(i) {
+    as_input_array(values[[i]], spec$inputs[[i]], call)
+  })
+  check_batch_sizes(arrays, spec, call)
   if (!artifact_is_live(object)) {
     abort_kerasexport(
       "artifact",
@@ -222,11 +227,6 @@ predict.kerasexport_artifact <- function(object, x, endpoint = NULL, batch_size 
       call = call
     )
   }
-  values <- match_inputs(spec, x, call)
-  arrays <- lapply(seq_along(values), function(i) {
-    as_input_array(values[[i]], spec$inputs[[i]], call)
-  })
-  check_batch_sizes(arrays, spec, call)
   py_x <- if (length(arrays) == 1) {
     np_input(arrays[[1]], spec$inputs[[1]]$dtype)
   } else {
@@ -280,7 +280,9 @@ check_batch_size <- function(batch_size, call) {
 match_inputs <- function(spec, x, call) {
   inputs <- spec$inputs
   input_names <- vapply(inputs, `[[`, "", "name")
-  described <- paste(vapply(inputs, function(t) paste0(t$name, " ", t$dtype, " ", shape_text(t$shape)), ""), collapse = ", ")
+  described <- function() {
+    paste(vapply(inputs, function(t) paste0(t$name, " ", t$dtype, " ", shape_text(t$shape)), ""), collapse = ", ")
+  }
   if (is.list(x) && !is.data.frame(x)) {
     x_names <- names(x)
     if (is.null(x_names)) {
@@ -289,7 +291,7 @@ match_inputs <- function(spec, x, call) {
           "input",
           c(
             "Endpoint {.val {spec$name}} takes {length(inputs)} input{?s}, received a list of {length(x)}.",
-            i = "Expected, in order: {described}."
+            i = "Expected, in order: {described()}."
           ),
           call = call
         )
@@ -312,7 +314,7 @@ match_inputs <- function(spec, x, call) {
           "The names in {.arg x} do not match the inputs of endpoint {.val {spec$name}}.",
           x = if (length(missing)) "Missing: {.val {missing}}.",
           x = if (length(extra)) "Unexpected: {.val {extra}}.",
-          i = "Expected: {described}."
+          i = "Expected: {described()}."
         ),
         call = call
       )
@@ -324,7 +326,7 @@ match_inputs <- function(spec, x, call) {
       "input",
       c(
         "Endpoint {.val {spec$name}} takes {length(inputs)} inputs, received {obj_type(x)}.",
-        i = "Give a list in this order, or a named list: {described}."
+        i = "Give a list in this order, or a named list: {described()}."
       ),
       call = call
     )
@@ -387,14 +389,15 @@ as_input_array <- function(value, info, call) {
   if (!is.null(integer_ranges[[dtype]])) {
     if (anyNA(value)) refuse(paste0("Missing values (NA) have no ", dtype, " value."))
     if (is.double(value) && any(value != trunc(value))) refuse(paste0("Fractional values cannot be cast exactly to ", dtype, "."))
-    range <- integer_ranges[[dtype]]
-    if (length(value) && (min(value) < range[[1]] || max(value) > range[[2]])) {
-      refuse(paste0("Values outside ", dtype, "'s range [", format(range[[1]], scientific = FALSE), ", ", format(range[[2]], scientific = FALSE), "]."))
+    bounds <- integer_ranges[[dtype]]
+    seen <- if (length(value)) range(value) else c(0, 0)
+    if (seen[[1]] < bounds[[1]] || seen[[2]] > bounds[[2]]) {
+      refuse(paste0("Values outside ", dtype, "'s range [", format(bounds[[1]], scientific = FALSE), ", ", format(bounds[[2]], scientific = FALSE), "]."))
     }
     return(value)
   }
   limit <- float_max[[dtype]]
-  if (is.double(value) && is.finite(limit) && any(abs(value[is.finite(value)]) > limit)) {
+  if (is.double(value) && is.finite(limit) && largest_finite(value) > limit) {
     refuse(paste0("Values overflow ", dtype, "."))
   }
   if (is.integer(value) && dtype %in% c("float16", "bfloat16", "float32") &&
@@ -402,6 +405,12 @@ as_input_array <- function(value, info, call) {
     refuse(paste0("Integers this large are not exact in ", dtype, "."))
   }
   value
+}
+
+# Largest finite absolute value, 0 when there is none; one pass, no copies.
+largest_finite <- function(value) {
+  seen <- suppressWarnings(range(value, finite = TRUE))
+  if (!is.finite(seen[[1]])) 0 else max(abs(seen))
 }
 
 check_batch_sizes <- function(arrays, spec, call) {
