@@ -5,7 +5,7 @@
 #' defined in another session, or by someone else, can be used as is.
 #' Loading an ONNX file imports onnxruntime only, not TensorFlow, Keras, JAX
 #' or PyTorch. Each endpoint's inputs and outputs are read once, when the
-#' artifact is loaded; [print()][print.kerasexport_artifact] shows them and
+#' artifact is loaded; `print()` shows them and
 #' [predict()][predict.kerasexport_artifact] checks inputs against them.
 #'
 #' An artifact holds a Python object: it lives as long as the R session. Saved
