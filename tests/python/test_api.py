@@ -85,3 +85,19 @@ def test_a_failed_verification_leaves_nothing(tmp_path, small_model, monkeypatch
     with pytest.raises(errors.VerificationError):
         kerasexport.export(small_model, target, format=format)
     assert os.listdir(tmp_path) == []
+
+
+def test_onnx_dict_outputs_carry_the_model_names(tmp_path):
+    x = keras.Input((4,), name="x")
+    model = keras.Model(x, {"score": keras.layers.Dense(1)(x), "logits": keras.layers.Dense(3)(x)})
+    target = str(tmp_path / "m.onnx")
+    kerasexport.export(model, target, format="onnx")
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(target, providers=["CPUExecutionProvider"])
+    assert sorted(o.name for o in session.get_outputs()) == ["logits", "score"]
+    xs = np.ones((2, 4), dtype="float32")
+    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {session.get_inputs()[0].name: xs})))
+    want = model(xs)
+    for name in ("logits", "score"):
+        np.testing.assert_allclose(got[name], keras.ops.convert_to_numpy(want[name]), rtol=1e-5, atol=1e-6)

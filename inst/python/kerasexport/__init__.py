@@ -9,8 +9,9 @@ from kerasexport import errors  # noqa: E402
 from kerasexport.api import export  # noqa: E402
 from kerasexport.archive import ArchiveReport  # noqa: E402
 from kerasexport.archive import ExportArchive  # noqa: E402
+from kerasexport.artifact import Artifact, load  # noqa: E402
 from kerasexport.report import ExportReport  # noqa: E402
 from kerasexport.signature import spec  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["export", "spec", "ExportArchive", "ArchiveReport", "ExportReport", "errors"]
+__all__ = ["export", "load", "spec", "Artifact", "ExportArchive", "ArchiveReport", "ExportReport", "errors"]

@@ -165,6 +165,9 @@ def _write(route, model, fmt, path, specs, verbose, options):
         cross_backend.write(model, path, fmt.FORMAT, specs, verbose, options)
     if fmt.FORMAT == "onnx":
         scrub.scrub_onnx(path)
+        names = _dict_output_names(model)
+        if names:
+            fmt.name_outputs(path, names)
 
 
 def _combined(failures):
@@ -213,6 +216,16 @@ def _runner(fmt, path):
     if fmt.FORMAT == "onnx":
         return lambda args: fmt.run(loaded, signature_lib.flat_specs(args))
     return lambda args: fmt.run(loaded, args)
+
+
+def _dict_output_names(model):
+    """The keys of a model's dict outputs, in Keras's flattening order."""
+    structure = getattr(model, "_outputs_struct", None)
+    if not isinstance(structure, dict):
+        return None
+    import keras
+
+    return [str(key) for key in keras.tree.flatten({key: key for key in structure})]
 
 
 def _check_model(model):

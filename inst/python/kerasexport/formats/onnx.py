@@ -78,6 +78,33 @@ def _initializers(graph):
                 yield from _initializers(subgraph)
 
 
+def name_outputs(path, names):
+    """Give the graph's outputs the model's output names, in order.
+
+    jax2onnx and torch.onnx name dict outputs after internal nodes
+    (`"add_out_1"`, `"36"`) but emit them in Keras's flattening order (sorted
+    keys). Verification then pairs outputs by exact name, so a wrong renaming
+    cannot pass unnoticed.
+    """
+    import onnx
+
+    model = onnx.load(path, load_external_data=False)
+    outputs = list(model.graph.output)
+    current = [o.name for o in outputs]
+    if len(current) != len(names) or set(current) == set(names):
+        return
+    taken = {n for node in model.graph.node for n in node.output} | {i.name for i in model.graph.input}
+    if set(names) & (taken - set(current)):
+        return  # A new name would collide with an internal tensor.
+    renamed = dict(zip(current, names))
+    for node in model.graph.node:
+        node.output[:] = [renamed.get(n, n) for n in node.output]
+        node.input[:] = [renamed.get(n, n) for n in node.input]
+    for output in outputs:
+        output.name = renamed[output.name]
+    onnx.save(model, path)
+
+
 def load(path, providers=None, session_options=None):
     """An onnxruntime session on `path` (CPU provider unless told)."""
     import onnxruntime

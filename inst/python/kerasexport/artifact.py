@@ -1,0 +1,586 @@
+"""Load an exported artifact and run it, without the model's code.
+
+`load()` detects the format (a SavedModel directory holding
+``saved_model.pb``, or an ``.onnx`` file), opens it with its own runtime
+(TensorFlow or onnxruntime) and reads every endpoint's inputs and outputs
+once. `Artifact.predict()` then checks and casts the inputs against that
+cached description and runs the endpoint.
+
+Only the runtime of the artifact's format is imported: loading an ONNX
+artifact imports neither TensorFlow, Keras, JAX nor PyTorch.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from kerasexport import errors
+
+SAVED_MODEL_FILE = "saved_model.pb"
+ONNX_SUFFIX = ".onnx"
+# SavedModel endpoint that TF-Serving calls when none is named.
+SERVING_DEFAULT = "serving_default"
+# ONNX files have one graph: its endpoint gets Keras's default endpoint name.
+ONNX_ENDPOINT = "serve"
+_DEFAULT_ORDER = (SERVING_DEFAULT, "serve")
+_ONNX_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(bfloat16)": "bfloat16",
+    "tensor(int8)": "int8",
+    "tensor(int16)": "int16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(uint8)": "uint8",
+    "tensor(uint16)": "uint16",
+    "tensor(uint32)": "uint32",
+    "tensor(uint64)": "uint64",
+    "tensor(bool)": "bool",
+    "tensor(string)": "string",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """One input or output of an endpoint.
+
+    Attributes:
+        name: the tensor's name (the key to use for named inputs).
+        dtype: NumPy-style dtype name, e.g. `"float32"`, or `"string"`.
+        shape: tuple of int or `None` (dynamic), or `None` if the rank is
+            unknown.
+    """
+
+    name: str
+    dtype: str
+    shape: object
+
+    def describe(self):
+        """A plain-dict form, for printing and for the R package."""
+        return {"name": self.name, "dtype": self.dtype,
+                "shape": None if self.shape is None else list(self.shape)}
+
+    def __str__(self):
+        shape = "unknown rank" if self.shape is None else str(tuple(self.shape))
+        return f"{self.name}: {self.dtype} {shape}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """A callable entry point of an artifact.
+
+    Attributes:
+        name: the endpoint's name.
+        kind: `"signature"` (a SavedModel signature), `"function"` (a
+            SavedModel tf.function with an input signature) or `"graph"` (the
+            ONNX graph).
+        inputs: tuple of `TensorInfo`, in positional order.
+        outputs: tuple of `TensorInfo`, in output order.
+        serving_default: `True` for the SavedModel's `serving_default`
+            signature.
+    """
+
+    name: str
+    kind: str
+    inputs: tuple
+    outputs: tuple
+    serving_default: bool = False
+
+    def describe(self):
+        """A plain-dict form, for printing and for the R package."""
+        return {
+            "name": self.name, "kind": self.kind,
+            "serving_default": self.serving_default,
+            "inputs": [t.describe() for t in self.inputs],
+            "outputs": [t.describe() for t in self.outputs],
+        }
+
+
+class Artifact:
+    """An artifact loaded with its runtime, ready to predict.
+
+    Build one with `kerasexport.load()`.
+
+    Attributes:
+        path: absolute path of the artifact.
+        format: `"tf_saved_model"` or `"onnx"`.
+        size: size on disk in bytes (a SavedModel's whole directory).
+        endpoints: dict of endpoint name to `Endpoint`.
+        default_endpoint: the endpoint `predict()` uses when none is named.
+        runtime: the runtime object (`tf.saved_model.load()`'s result or an
+            `onnxruntime.InferenceSession`).
+    """
+
+    def __init__(self, path, format, size, endpoints, default_endpoint, runtime, callers):
+        self.path = path
+        self.format = format
+        self.size = size
+        self.endpoints = endpoints
+        self.default_endpoint = default_endpoint
+        self.runtime = runtime
+        self._callers = callers
+
+    def __repr__(self):
+        return (f"<kerasexport.Artifact {self.format} {self.path!r} "
+                f"endpoints={list(self.endpoints)}>")
+
+    def __str__(self):
+        return self.summary()
+
+    def summary(self):
+        """A multi-line description: format, path, size, endpoints."""
+        lines = [f"kerasexport artifact ({self.format})",
+                 f"path: {self.path}", f"size: {format_size(self.size)}",
+                 "endpoints:"]
+        for name, endpoint in self.endpoints.items():
+            marks = []
+            if endpoint.serving_default:
+                marks.append("serving default")
+            if name == self.default_endpoint:
+                marks.append("used by predict()")
+            mark = f" ({', '.join(marks)})" if marks else ""
+            lines.append(f"  {name}{mark}")
+            lines.extend(f"    input  {t}" for t in endpoint.inputs)
+            lines.extend(f"    output {t}" for t in endpoint.outputs)
+        return "\n".join(lines)
+
+    def describe(self):
+        """Everything `summary()` shows, as plain dicts and lists."""
+        return {
+            "path": self.path, "format": self.format, "size": self.size,
+            "default_endpoint": self.default_endpoint,
+            "endpoints": [e.describe() for e in self.endpoints.values()],
+        }
+
+    def endpoint(self, name=None):
+        """The `Endpoint` called `name` (the default one if `None`).
+
+        Raises:
+            ArtifactError: when there is no endpoint of that name.
+        """
+        if name is None:
+            name = self.default_endpoint
+        try:
+            return self.endpoints[name]
+        except (KeyError, TypeError):
+            raise errors.ArtifactError(
+                f"Unknown endpoint {name!r}. Available: {sorted(self.endpoints)}."
+            ) from None
+
+    def predict(self, x, endpoint=None, batch_size=None):
+        """Run an endpoint on NumPy inputs.
+
+        Args:
+            x: one array (single input), a list or tuple of arrays (inputs in
+                positional order) or a dict of arrays (inputs by name).
+                Values are cast to the input's dtype when the cast is exact.
+            endpoint: `str` or `None`. The endpoint to call. Defaults to
+                `None` (`default_endpoint`).
+            batch_size: `int` or `None`. Run at most this many rows at a
+                time and concatenate. Defaults to `None` (all at once).
+
+        Returns:
+            A NumPy array for a single output, else a dict of output name to
+            array.
+
+        Raises:
+            ArtifactError: unknown endpoint.
+            InputError: missing or extra inputs, wrong rank or fixed
+                dimension, a cast that would lose information, or a bad
+                `batch_size`.
+
+        Example:
+
+        ```python
+        artifact = kerasexport.load("model.onnx")
+        y = artifact.predict(np.zeros((8, 4), "float32"), batch_size=4)
+        ```
+        """
+        spec = self.endpoint(endpoint)
+        arrays = check_inputs(spec, x)
+        return self._run(spec, arrays, batch_size)
+
+    def _predict_checked(self, arrays, endpoint, batch_size=None):
+        """`predict()` for inputs the R package has already checked.
+
+        The R package checks names, ranks, fixed dimensions and integer
+        casts before calling Python, then passes R arrays in the endpoint's
+        positional order. Left here: the cast (one copy into a C-ordered
+        array of the input's dtype) and the check that floats did not
+        overflow, which NumPy does faster than R.
+
+        Args:
+            arrays: list of arrays, in the endpoint's input order.
+            endpoint: `str`, the endpoint's name.
+            batch_size: `int` or `None`.
+
+        Returns:
+            As `predict()`.
+        """
+        spec = self.endpoint(endpoint)
+        cast = []
+        for t, a in zip(spec.inputs, arrays):
+            with np.errstate(over="ignore"):
+                c = np.ascontiguousarray(a, dtype=object if t.dtype == "string" else t.dtype)
+            # Overflow is the one check left to Python: it is cheaper here.
+            if c.dtype.kind == "f" and not np.isfinite(c).all():
+                _cast(t, np.asarray(a))
+            cast.append(c)
+        return self._run(spec, cast, batch_size)
+
+    def _run(self, spec, arrays, batch_size):
+        call = self._callers[spec.name]
+        rows = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
+        if batch_size is not None:
+            if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+                raise errors.InputError(
+                    f"`batch_size` must be a positive whole number or None, "
+                    f"received {batch_size!r}."
+                )
+        if batch_size is None or rows <= batch_size:
+            outputs = call(arrays)
+        else:
+            parts = [call([a[start:start + batch_size] for a in arrays])
+                     for start in range(0, rows, batch_size)]
+            outputs = [np.concatenate([p[i] for p in parts], axis=0)
+                       for i in range(len(spec.outputs))]
+        if len(outputs) == 1:
+            return outputs[0]
+        return {t.name: out for t, out in zip(spec.outputs, outputs)}
+
+
+def load(path, *, providers=None, session_options=None):
+    """Load an artifact written by `kerasexport.export()` (or by Keras).
+
+    No model code is needed: a SavedModel is loaded with TensorFlow alone, an
+    ONNX file with onnxruntime alone (neither TensorFlow, Keras, JAX nor
+    PyTorch is imported for it).
+
+    Args:
+        path: `str` or path-like: a SavedModel directory (holding
+            `saved_model.pb`) or an `.onnx` file.
+        providers: list of onnxruntime execution providers. Defaults to
+            `None` (`["CPUExecutionProvider"]`). ONNX only.
+        session_options: an `onnxruntime.SessionOptions`. Defaults to `None`.
+            ONNX only.
+
+    Returns:
+        An `Artifact`.
+
+    Raises:
+        ArtifactError: when `path` is not a SavedModel directory or a loadable
+            ONNX file, or when ONNX-only options are given for a SavedModel.
+
+    Example:
+
+    ```python
+    artifact = kerasexport.load("serving/model")
+    print(artifact)
+    y = artifact.predict(x)
+    ```
+    """
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+            raise errors.ArtifactError(
+                f"{path!r} is a directory without {SAVED_MODEL_FILE}, so not a "
+                "SavedModel. Expected a SavedModel directory or an .onnx file."
+            )
+        if providers is not None or session_options is not None:
+            raise errors.ArtifactError(
+                "`providers` and `session_options` apply to ONNX artifacts "
+                f"only; {path!r} is a SavedModel."
+            )
+        return _load_saved_model(path)
+    if os.path.isfile(path):
+        return _load_onnx(path, providers, session_options)
+    raise errors.ArtifactError(
+        f"No artifact at {path!r}: nothing exists there. Expected a SavedModel "
+        "directory or an .onnx file."
+    )
+
+
+# Inputs ----
+
+
+def check_inputs(endpoint, x):
+    """Match `x` to the endpoint's inputs; check shapes; cast exactly.
+
+    Args:
+        endpoint: an `Endpoint`.
+        x: an array, a list/tuple of arrays or a dict of arrays.
+
+    Returns:
+        A list of arrays in the endpoint's positional order, with its dtypes.
+
+    Raises:
+        InputError: on any mismatch (see `Artifact.predict`).
+    """
+    specs = endpoint.inputs
+    if isinstance(x, dict):
+        names = [t.name for t in specs]
+        missing = [n for n in names if n not in x]
+        extra = sorted(str(k) for k in x if k not in names)
+        if missing or extra:
+            raise errors.InputError(
+                f"Inputs by name must match the endpoint {endpoint.name!r}: "
+                + (f"missing {missing}; " if missing else "")
+                + (f"unexpected {extra}; " if extra else "")
+                + f"expected {names}."
+            )
+        values = [x[n] for n in names]
+    elif isinstance(x, (list, tuple)):
+        values = list(x)
+        if len(values) != len(specs):
+            raise errors.InputError(
+                f"The endpoint {endpoint.name!r} takes {len(specs)} input(s) "
+                f"({', '.join(str(t) for t in specs)}), received {len(values)}."
+            )
+    else:
+        if len(specs) != 1:
+            raise errors.InputError(
+                f"The endpoint {endpoint.name!r} takes {len(specs)} inputs "
+                f"({', '.join(str(t) for t in specs)}); pass a list (in that "
+                "order) or a dict by name, not a single array."
+            )
+        values = [x]
+    arrays = [_check_one(t, v) for t, v in zip(specs, values)]
+    rows = {a.shape[0] for a in arrays if a.ndim}
+    if len(rows) > 1:
+        raise errors.InputError(
+            f"Inputs have different batch sizes: "
+            f"{ {t.name: a.shape[0] for t, a in zip(specs, arrays) if a.ndim} }."
+        )
+    return arrays
+
+
+def _check_one(spec, value):
+    array = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if spec.shape is not None:
+        want = spec.shape
+        if array.ndim != len(want) or any(
+            w is not None and g != w for g, w in zip(array.shape, want)
+        ):
+            what = "rank" if array.ndim != len(want) else "shape"
+            raise errors.InputError(
+                f"Input {spec.name!r} expects shape {_shape_text(want)} "
+                f"(rank {len(want)}) and dtype {spec.dtype}; received an array "
+                f"of shape {tuple(array.shape)} and dtype {array.dtype} (wrong "
+                f"{what})."
+            )
+    return _cast(spec, array)
+
+
+def _cast(spec, array):
+    """`array` as `spec.dtype`, refusing casts that lose information."""
+    dtype = spec.dtype
+    source = array.dtype
+    if dtype == "string":
+        if source.kind in "USO":
+            return array.astype(object) if source.kind != "O" else array
+        _refuse(spec, array, "strings are expected")
+    if source.name == dtype:
+        return array
+    if source.kind in "USO":
+        _refuse(spec, array, "it holds strings or objects")
+    target = np.dtype(dtype) if dtype != "bfloat16" else None
+    if target is None:
+        _refuse(spec, array, "bfloat16 inputs need a bfloat16 array")
+    if target.kind == "b":
+        if source.kind in "iuf" and not np.isin(array, (0, 1)).all():
+            _refuse(spec, array, "values other than 0 and 1 are not booleans")
+        return array.astype(target)
+    if target.kind in "iu":
+        if source.kind == "f":
+            if not np.isfinite(array).all():
+                _refuse(spec, array, "it holds NaN or infinite values")
+            if (array != np.trunc(array)).any():
+                _refuse(spec, array, "it holds fractional values")
+        if array.size and source.kind in "iuf":
+            info = np.iinfo(target)
+            low, high = array.min(), array.max()
+            if low < info.min or high > info.max:
+                _refuse(spec, array, f"values range over [{low}, {high}], outside "
+                        f"{dtype}'s [{info.min}, {info.max}]")
+        return array.astype(target)
+    # Floating-point target.
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = array.astype(target)
+    if source.kind == "f":
+        if (np.isinf(cast) & np.isfinite(array)).any():
+            _refuse(spec, array, f"values overflow {dtype}")
+    elif source.kind in "iu" and array.size:
+        if not np.array_equal(cast.astype(source), array):
+            _refuse(spec, array, f"integers this large are not exact in {dtype}")
+    return cast
+
+
+def _refuse(spec, array, why):
+    raise errors.InputError(
+        f"Input {spec.name!r} expects dtype {spec.dtype} (shape "
+        f"{_shape_text(spec.shape)}); received an array of dtype {array.dtype}, "
+        f"which cannot be cast exactly: {why}."
+    )
+
+
+def _shape_text(shape):
+    if shape is None:
+        return "of unknown rank"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
+        ",)" if len(shape) == 1 else ")")
+
+
+def format_size(size):
+    """Bytes as a short human-readable string (`"1.2 MB"`)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+
+
+def _directory_size(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    return total
+
+
+# ONNX ----
+
+
+def _load_onnx(path, providers, session_options):
+    from kerasexport.formats import onnx as onnx_format
+
+    try:
+        session = onnx_format.load(path, providers=providers, session_options=session_options)
+    except ImportError as exc:
+        raise errors.DependencyError(
+            f"Loading an ONNX artifact needs onnxruntime: {exc}"
+        ) from exc
+    except Exception as exc:
+        raise errors.ArtifactError(
+            f"{path!r} is not an ONNX model onnxruntime can load: "
+            f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        ) from exc
+    inputs = tuple(_onnx_info(i) for i in session.get_inputs())
+    outputs = tuple(_onnx_info(o) for o in session.get_outputs())
+    endpoint = Endpoint(ONNX_ENDPOINT, "graph", inputs, outputs)
+    output_names = [t.name for t in outputs]
+    input_names = [t.name for t in inputs]
+    run = session.run
+
+    def call(arrays):
+        return run(output_names, dict(zip(input_names, arrays)))
+
+    return Artifact(
+        path=path, format="onnx", size=os.path.getsize(path),
+        endpoints={ONNX_ENDPOINT: endpoint}, default_endpoint=ONNX_ENDPOINT,
+        runtime=session, callers={ONNX_ENDPOINT: call},
+    )
+
+
+def _onnx_info(node):
+    shape = node.shape
+    if shape is not None:
+        shape = tuple(d if isinstance(d, int) and d >= 0 else None for d in shape)
+    dtype = _ONNX_DTYPES.get(node.type, node.type)
+    return TensorInfo(node.name, dtype, shape)
+
+
+# SavedModel ----
+
+
+def _load_saved_model(path):
+    try:
+        import tensorflow as tf
+    except ImportError as exc:
+        raise errors.DependencyError(
+            f"Loading a SavedModel needs TensorFlow: {exc}"
+        ) from exc
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as exc:
+        raise errors.ArtifactError(
+            f"{path!r} is not a SavedModel TensorFlow can load: "
+            f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        ) from exc
+
+    endpoints = {}
+    callers = {}
+    for name, fn in loaded.signatures.items():
+        endpoints[name], callers[name] = _signature_endpoint(name, fn, tf)
+    for name in sorted(dir(loaded)):
+        if name.startswith("_") or name in endpoints or name == "signatures":
+            continue
+        fn = getattr(loaded, name, None)
+        if getattr(fn, "input_signature", None) is None or not callable(fn):
+            continue
+        endpoints[name], callers[name] = _function_endpoint(name, fn, tf)
+    if not endpoints:
+        raise errors.ArtifactError(
+            f"The SavedModel at {path!r} has no signature and no tf.function "
+            "with an input signature, so nothing can be called."
+        )
+    default = next((n for n in _DEFAULT_ORDER if n in endpoints), next(iter(endpoints)))
+    return Artifact(
+        path=path, format="tf_saved_model", size=_directory_size(path),
+        endpoints=endpoints, default_endpoint=default, runtime=loaded,
+        callers=callers,
+    )
+
+
+def _spec_info(name, spec):
+    shape = None if spec.shape.rank is None else tuple(spec.shape.as_list())
+    return TensorInfo(name, spec.dtype.name, shape)
+
+
+def _signature_endpoint(name, fn, tf):
+    kwargs = fn.structured_input_signature[1]
+    try:
+        order = list(fn.function_type.parameters)
+    except AttributeError:
+        order = sorted(kwargs)
+    order = [n for n in order if n in kwargs] or sorted(kwargs)
+    inputs = tuple(_spec_info(n, kwargs[n]) for n in order)
+    structured = fn.structured_outputs
+    if isinstance(structured, dict):
+        output_names = sorted(structured)  # tf.nest's order
+        outputs = tuple(_spec_info(n, structured[n]) for n in output_names)
+    else:
+        flat = tf.nest.flatten(structured)
+        output_names = None
+        outputs = tuple(_spec_info(f"output_{i}", s) for i, s in enumerate(flat))
+    endpoint = Endpoint(name, "signature", inputs, outputs,
+                        serving_default=(name == SERVING_DEFAULT))
+
+    def call(arrays):
+        result = fn(**dict(zip(order, arrays)))
+        if output_names is not None:
+            return [result[n].numpy() for n in output_names]
+        return [t.numpy() for t in tf.nest.flatten(result)]
+
+    return endpoint, call
+
+
+def _function_endpoint(name, fn, tf):
+    signature = fn.input_signature
+    flat = tf.nest.flatten(signature)
+    inputs = tuple(
+        _spec_info(s.name or f"input_{i}", s) for i, s in enumerate(flat)
+    )
+    concrete = fn.get_concrete_function(*signature)
+    out_flat = tf.nest.flatten(concrete.structured_outputs)
+    if isinstance(concrete.structured_outputs, dict):
+        names = sorted(concrete.structured_outputs)  # tf.nest's order
+    else:
+        names = [f"output_{i}" for i in range(len(out_flat))]
+    outputs = tuple(_spec_info(n, s) for n, s in zip(names, out_flat))
+    endpoint = Endpoint(name, "function", inputs, outputs)
+
+    def call(arrays):
+        args = tf.nest.pack_sequence_as(signature, list(arrays))
+        return [t.numpy() for t in tf.nest.flatten(fn(*args))]
+
+    return endpoint, call
