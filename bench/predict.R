@@ -9,7 +9,10 @@ suppressPackageStartupMessages(library(kerasexport))
 keras <- reticulate::import("keras")
 np <- reticulate::import("numpy", convert = FALSE)
 
-reps <- c(`1` = 2000L, `64` = 300L)
+# BENCH_QUICK=1: a smoke run (make test), too short to judge speed by.
+quick <- nzchar(Sys.getenv("BENCH_QUICK"))
+reps <- if (quick) c(`1` = 40L, `64` = 20L) else c(`1` = 2000L, `64` = 300L)
+load_reps <- if (quick) 1L else 5L
 warmup <- 20L
 target_ratio_64 <- 1.2
 target_diff_1_ms <- 0.5
@@ -82,7 +85,7 @@ timings$diff_ms <- timings$r_ms - timings$ort_ms
 
 # load_artifact() in a fresh R session: package load + Python start-up +
 # onnxruntime session, and the whole callr round trip.
-load_runs <- vapply(1:5, function(i) {
+load_runs <- vapply(seq_len(load_reps), function(i) {
   started <- Sys.time()
   inside <- callr::r(function(path) {
     started <- Sys.time()

@@ -112,7 +112,11 @@ def main():
     for section in args.sections:
         if os.path.exists(section):
             with open(section) as f:
-                lines += [f.read().rstrip(), ""]
+                text = f.read().rstrip()
+            # Sections are second-level under this page's title.
+            if text.startswith("# "):
+                text = "#" + text
+            lines += [text, ""]
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
 

@@ -1,11 +1,35 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): `make bench`. Writes bench/RESULTS-*.md.
-# Uses the R package as installed (make install) and the Python of
-# KERASEXPORT_PYTHON; the model is built and exported on the TensorFlow
-# backend unless KERAS_BACKEND says otherwise.
+# Benchmarks (not tests): `make bench` writes bench/RESULTS.md.
+#   bench/run.sh           the full ladder, every backend and format (< 20 min)
+#   bench/run.sh --quick   a smoke run (< 2 min, part of make test): proves the
+#                          scripts work; its numbers are too short to judge by
+#                          and go to bench/out/, not RESULTS.md.
+# Every ratio compares runs made side by side within this one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KERASEXPORT_PYTHON=${KERASEXPORT_PYTHON:-$PWD/.venv/bin/python}
-export KERAS_BACKEND=${KERAS_BACKEND:-tensorflow}
+export PYTHONPATH=$PWD/inst/python${PYTHONPATH:+:$PYTHONPATH}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-Rscript bench/predict.R bench/RESULTS-predict.md
+python=$KERASEXPORT_PYTHON
+
+quick=()
+results=bench/RESULTS.md
+if [ "${1:-}" = "--quick" ]; then
+  quick=(--quick)
+  export BENCH_QUICK=1
+  results=bench/out/RESULTS-quick.md
+fi
+out=bench/out
+rm -rf "$out"
+mkdir -p "$out"
+
+for backend in tensorflow jax torch; do
+  echo "== export cost, $backend backend"
+  KERAS_BACKEND=$backend "$python" bench/export_cost.py "${quick[@]}" --out "$out/export.jsonl"
+done
+echo "== artifact speed, Python"
+KERAS_BACKEND=tensorflow "$python" bench/artifact_speed.py "${quick[@]}" --out "$out/speed.md" >/dev/null
+echo "== artifact speed, R"
+KERAS_BACKEND=tensorflow Rscript bench/predict.R "$out/predict.md" >/dev/null
+"$python" bench/report.py --export "$out/export.jsonl" --sections "$out/speed.md" "$out/predict.md" --out "$results"
+echo "Wrote $results"

@@ -28,6 +28,8 @@ fi
 if [ "$only" = all ]; then
   echo "== R CMD build and check"
   bash scripts/check.sh || failed+=("R CMD check")
+  echo "== benchmarks, quick smoke run (asserts nothing about speed)"
+  bash bench/run.sh --quick || failed+=("bench --quick")
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

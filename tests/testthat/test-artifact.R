@@ -133,7 +133,8 @@ test_that("a file that is not ONNX is an artifact error with its Python parent",
   expect_s3_class(err, "kerasexport_artifact_error")
   expect_s3_class(err, "kerasexport_error")
   expect_match(conditionMessage(err), "not an ONNX model")
-  expect_s3_class(err$parent, "python.builtin.Exception")
+  expect_s3_class(err$parent, "kerasexport_python_error")
+  expect_s3_class(err$parent$python, "kerasexport.errors.ArtifactError")
 })
 
 # A two-input Functional model (named inputs "a" float, "b" int32) with dict

@@ -1,0 +1,104 @@
+"""Artifact speed: kerasexport's predict against the runtimes and Keras.
+
+For each format, at batch 1 and 64, in one process and in interleaved blocks:
+the runtime called directly (onnxruntime `run`, the SavedModel's `serve`
+concrete function), `kerasexport.load(path).predict(x)`, Keras's `model(x)`
+and `model.predict(x)`. Writes a Markdown section.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import keras
+import numpy as np
+
+import kerasexport
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ladder  # noqa: E402
+
+BATCHES = (1, 64)
+
+
+def timed_blocks(fns, reps, block=10):
+    """Median ms of each fn, run in alternating blocks so load is shared."""
+    times = {name: [] for name in fns}
+    while min(len(t) for t in times.values()) < reps:
+        for name, fn in fns.items():
+            for _ in range(block):
+                start = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def direct_runner(format, path):
+    if format == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {name: x}), session
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(path)
+    fn = loaded.signatures["serving_default"]
+    key = list(fn.structured_input_signature[1])[0]
+    return lambda x: fn(**{key: tf.constant(x)}), loaded
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    model_name = "mlp" if args.quick else "cnn"
+    model, shape = ladder.build(model_name)
+    reps = {1: 30, 64: 10} if args.quick else {1: 300, 64: 60}
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for format in ("tf_saved_model", "onnx"):
+            path = os.path.join(workdir, "m.onnx" if format == "onnx" else "m")
+            kerasexport.export(model, path, format=format)
+            artifact = kerasexport.load(path)
+            direct, keep_alive = direct_runner(format, path)
+            for batch in BATCHES:
+                x = np.random.default_rng(0).standard_normal((batch,) + shape).astype("float32")
+                fns = {
+                    "direct": lambda: direct(x),
+                    "kerasexport": lambda: artifact.predict(x),
+                    "model(x)": lambda: model(x, training=False),
+                    "model.predict": lambda: model.predict(x, verbose=0),
+                }
+                for fn in fns.values():  # warm-up (tracing, first allocation)
+                    fn()
+                rows.append((format, batch, timed_blocks(fns, reps[batch])))
+            del keep_alive
+
+    lines = [
+        "## Artifact speed (Python)",
+        "",
+        f"Model: `{model_name}` from the ladder, {model.count_params():,} parameters, "
+        f"{keras.backend.backend()} backend. Median ms over interleaved blocks; "
+        "ratios against the runtime called directly.",
+        "",
+        "| format | batch | direct runtime ms | kerasexport predict ms | ratio | model(x) ms | model.predict ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for format, batch, t in rows:
+        lines.append(
+            f"| {format} | {batch} | {t['direct']:.3f} | {t['kerasexport']:.3f} | "
+            f"{t['kerasexport'] / t['direct']:.2f}× | {t['model(x)']:.3f} | {t['model.predict']:.3f} |"
+        )
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
