@@ -32,7 +32,6 @@ test_that("whole doubles in options become Python integers", {
 
 test_that("export_savedmodel() returns the model invisibly", {
   skip_if_no_keras()
-  skip_unless_backend(c("tensorflow", "jax"))
   model <- small_model()
   target <- withr::local_tempfile()
   result <- suppressMessages(withVisible(model |> export_savedmodel(target)))
@@ -43,7 +42,6 @@ test_that("export_savedmodel() returns the model invisibly", {
 
 test_that("the SavedModel's serve endpoint reproduces the model", {
   skip_if_no_keras()
-  skip_unless_backend(c("tensorflow", "jax"))
   model <- small_model()
   target <- withr::local_tempfile()
   suppressMessages(export_savedmodel(model, target))
@@ -59,7 +57,6 @@ test_that("the SavedModel's serve endpoint reproduces the model", {
 
 test_that("the SavedModel has a serving_default signature for TF-Serving", {
   skip_if_no_keras()
-  skip_unless_backend(c("tensorflow", "jax"))
   model <- small_model()
   target <- withr::local_tempfile()
   suppressMessages(export_savedmodel(model, target))
@@ -79,11 +76,10 @@ test_that("the SavedModel has a serving_default signature for TF-Serving", {
 
 test_that("the export reports one line: format, backend, route, error, time", {
   skip_if_no_keras()
-  skip_unless_backend(c("tensorflow", "jax"))
   target <- withr::local_tempfile()
   expect_message(
     export_savedmodel(small_model(), target),
-    regexp = "Exported tf_saved_model from the (tensorflow|jax) backend by the native route; verified, max relative error",
+    regexp = "Exported tf_saved_model from the (tensorflow|jax|torch) backend by the (native|cross-backend) route; verified, max relative error",
     class = "kerasexport_export_message"
   )
 })
@@ -103,7 +99,6 @@ test_that("an existing target is a path error and stays untouched", {
 
 test_that("overwrite = TRUE replaces an existing artifact", {
   skip_if_no_keras()
-  skip_unless_backend(c("tensorflow", "jax"))
   target <- withr::local_tempfile()
   dir.create(target)
   writeLines("old", file.path(target, "marker.txt"))

@@ -87,7 +87,7 @@ test_that("a partly named list is a signature error", {
 })
 
 test_that("the signature reaches Keras: the SavedModel takes that shape", {
-  skip_unless_backend(c("tensorflow", "jax"))
+  skip_if_no_keras()
   target <- withr::local_tempfile()
   suppressMessages(export_savedmodel(small_model(), target, input_signature = c(NA, 4)))
   tf <- reticulate::import("tensorflow")
