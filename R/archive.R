@@ -224,17 +224,8 @@ check_endpoint_options <- function(options, call = caller_env()) {
   if (length(options) == 0) {
     return(list())
   }
+  check_named_options(options, "Options of {.fn add_endpoint}: {.arg {endpoint_options}}.", call = call)
   names <- names(options)
-  if (is.null(names) || any(!nzchar(names))) {
-    abort_kerasexport(
-      "option",
-      c(
-        "Every option in {.arg ...} must be named.",
-        i = "Options of {.fn add_endpoint}: {.arg {endpoint_options}}."
-      ),
-      call = call
-    )
-  }
   unknown <- setdiff(names, endpoint_options)
   if (length(unknown) > 0) {
     abort_kerasexport(
@@ -314,45 +305,6 @@ python_keywords <- c(
   "not", "or", "pass", "raise", "return", "try", "while", "with", "yield"
 )
 
-# The checks of `as_py_signature()`, without converting (so without Python).
-check_signature <- function(x, arg = caller_arg(x), call = caller_env()) {
-  if (is.null(x) || inherits(x, "python.builtin.object") || is_input_spec(x)) {
-    return(invisible())
-  }
-  if (is.array(x)) {
-    dtype_of_array(x, arg, call)
-    return(invisible())
-  }
-  if (is.numeric(x) || is_shape_list(x) || (is.logical(x) && all(is.na(x)))) {
-    as_shape(x, arg = arg, call = call)
-    return(invisible())
-  }
-  if (is.list(x)) {
-    names <- names(x)
-    if (length(x) == 0) {
-      abort_kerasexport("signature", "{.arg {arg}} is an empty list; give one spec per input.", call = call)
-    }
-    if (!is.null(names) && (any(!nzchar(names)) || anyDuplicated(names))) {
-      abort_kerasexport(
-        "signature",
-        "{.arg {arg}} must be fully named (one name per input, no repeats) or not named at all.",
-        call = call
-      )
-    }
-    for (i in seq_along(x)) {
-      check_signature(x[[i]], arg = paste0(arg, "[[", i, "]]"), call = call)
-    }
-    return(invisible())
-  }
-  abort_kerasexport(
-    "signature",
-    c(
-      "{.arg {arg}} cannot describe an input: received {obj_type(x)}.",
-      i = "Use a shape such as {.code c(NA, 28, 28, 1)}, {.code input_spec()}, a list of these, or an array."
-    ),
-    call = call
-  )
-}
 
 #' Add a collection of variables to an archive
 #'

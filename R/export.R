@@ -131,18 +131,21 @@ as_py_options <- function(options, call = caller_env()) {
   if (length(options) == 0) {
     return(list())
   }
+  check_named_options(options, "For example {.code opset_version = 17}.", call = call)
+  lapply(options, as_py_value)
+}
+
+# Options travel as Python keyword arguments: each needs a name. `hint` is a
+# cli string, interpolated here.
+check_named_options <- function(options, hint, call = caller_env()) {
   names <- names(options)
   if (is.null(names) || any(!nzchar(names))) {
     abort_kerasexport(
       "option",
-      c(
-        "Every option in {.arg ...} must be named.",
-        i = "For example {.code opset_version = 17}."
-      ),
+      c("Every option in {.arg ...} must be named.", i = hint),
       call = call
     )
   }
-  lapply(options, as_py_value)
 }
 
 as_py_value <- function(x) {

@@ -106,20 +106,23 @@ format_shape <- function(shape) {
 
 # R's `input_signature` to the Python structure kerasexport.export() takes.
 as_py_signature <- function(x, arg = caller_arg(x), call = caller_env()) {
-  if (is.null(x) || inherits(x, "python.builtin.object")) {
-    return(x)
-  }
-  if (is_input_spec(x)) {
-    return(core$signature$spec(
-      shape = py_shape(x$shape), dtype = x$dtype, name = x$name
-    ))
+  check_signature(x, arg = arg, call = call)
+  to_py_signature(x)
+}
+
+# Check in R what Python would reject, without Python: the archive verbs
+# check when they record, long before anything is converted.
+check_signature <- function(x, arg = caller_arg(x), call = caller_env()) {
+  if (is.null(x) || inherits(x, "python.builtin.object") || is_input_spec(x)) {
+    return(invisible())
   }
   if (is.array(x)) {
-    spec <- new_input_spec(c(NA, dim(x)[-1]), dtype_of_array(x, arg, call))
-    return(as_py_signature(spec, arg, call))
+    dtype_of_array(x, arg, call)
+    return(invisible())
   }
-  if (is.numeric(x) || is_shape_list(x) || (is.logical(x) && all(is.na(x)))) {
-    return(py_shape(as_shape(x, arg = arg, call = call)))
+  if (is_shape_like(x)) {
+    as_shape(x, arg = arg, call = call)
+    return(invisible())
   }
   if (is.list(x)) {
     names <- names(x)
@@ -133,13 +136,10 @@ as_py_signature <- function(x, arg = caller_arg(x), call = caller_env()) {
         call = call
       )
     }
-    items <- lapply(seq_along(x), function(i) {
-      as_py_signature(x[[i]], arg = paste0(arg, "[[", i, "]]"), call = call)
-    })
-    if (is.null(names)) {
-      return(items)
+    for (i in seq_along(x)) {
+      check_signature(x[[i]], arg = paste0(arg, "[[", i, "]]"), call = call)
     }
-    return(reticulate::py_dict(names, items, convert = FALSE))
+    return(invisible())
   }
   abort_kerasexport(
     "signature",
@@ -151,6 +151,31 @@ as_py_signature <- function(x, arg = caller_arg(x), call = caller_env()) {
   )
 }
 
+# Convert a signature `check_signature()` accepted.
+to_py_signature <- function(x) {
+  if (is.null(x) || inherits(x, "python.builtin.object")) {
+    return(x)
+  }
+  if (is_input_spec(x)) {
+    return(core$signature$spec(shape = py_shape(x$shape), dtype = x$dtype, name = x$name))
+  }
+  if (is.array(x)) {
+    return(to_py_signature(new_input_spec(c(NA, dim(x)[-1]), dtype_of_array(x))))
+  }
+  if (is_shape_like(x)) {
+    return(py_shape(as_shape(x)))
+  }
+  items <- lapply(unname(x), to_py_signature)
+  if (is.null(names(x))) {
+    return(items)
+  }
+  reticulate::py_dict(names(x), items, convert = FALSE)
+}
+
+is_shape_like <- function(x) {
+  is.numeric(x) || is_shape_list(x) || (is.logical(x) && all(is.na(x)))
+}
+
 is_shape_list <- function(x) {
   is.list(x) && is.null(names(x)) && length(x) > 0 &&
     all(vapply(x, function(d) is.null(d) || (is.numeric(d) && length(d) == 1 && is.null(dim(d))), logical(1)))
@@ -160,7 +185,7 @@ py_shape <- function(shape) {
   do.call(reticulate::tuple, lapply(shape, function(d) if (is.na(d)) NULL else as.integer(d)))
 }
 
-dtype_of_array <- function(x, arg, call) {
+dtype_of_array <- function(x, arg = caller_arg(x), call = caller_env()) {
   switch(
     typeof(x),
     double = "float32",
