@@ -59,6 +59,16 @@ def test_report_says_route_backend_format(tmp_path, small_model):
     assert report.seconds > 0
 
 
+def test_report_times_verification_within_the_export(tmp_path, small_model):
+    format = native_formats()[0]
+    verified = kerasexport.export(small_model, target_for(tmp_path, format), format=format)
+    unverified = kerasexport.export(
+        small_model, target_for(tmp_path, format), format=format, verify=False, overwrite=True
+    )
+    assert 0 < verified.verify_seconds < verified.seconds
+    assert unverified.verify_seconds is None and unverified.max_relative_error is None
+
+
 def test_unknown_format_lists_the_formats(tmp_path, small_model):
     with pytest.raises(errors.FormatError, match="Available formats: tf_saved_model, onnx"):
         kerasexport.export(small_model, str(tmp_path / "m"), format="tflite")

@@ -83,7 +83,7 @@ def export(
     specs = signature_lib.normalize(model, input_signature)
 
     with quiet.quiet(verbose) as warnings_seen, atomic.staged(target) as stage:
-        chosen, error = _write_and_verify(
+        chosen, error, verify_seconds = _write_and_verify(
             model, fmt, plan, stage.path, specs, verbose, verify, rtol, kwargs
         )
         stage.commit()
@@ -92,7 +92,7 @@ def export(
         path=target, format=format, backend=backend, route=chosen.name,
         reason=chosen.reason, verified=bool(verify), max_relative_error=error,
         rtol=rtol, seconds=time.perf_counter() - started,
-        warnings=tuple(warnings_seen),
+        warnings=tuple(warnings_seen), verify_seconds=verify_seconds,
     )
 
 
@@ -135,7 +135,8 @@ def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, opti
     appended.
 
     Returns:
-        The `Route` taken and the worst relative error (or `None`).
+        The `Route` taken, the worst relative error and the seconds its
+        verification took (both `None` without verification).
     """
     failures = []
     for i, route in enumerate(plan):
@@ -144,10 +145,12 @@ def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, opti
         try:
             _write(route, model, fmt, path, specs, verbose, options)
             atomic.checkpoint("after_write")
-            error = None
+            error = seconds = None
             if verify:
+                started = time.perf_counter()
                 error = verify_lib.check(model, _runner(fmt, path), specs, rtol)
-            return route, error
+                seconds = time.perf_counter() - started
+            return route, error, seconds
         except Exception as exc:
             failures.append((route, exc))
             if i + 1 < len(plan):

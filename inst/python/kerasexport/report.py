@@ -18,6 +18,8 @@ class ExportReport:
         max_relative_error: worst relative error seen, or `None`.
         rtol: the tolerance it was held to.
         seconds: wall time of the whole export.
+        verify_seconds: of which verification (reloading the artifact,
+            running it and the model on two batches, comparing), or `None`.
         warnings: genuine warnings from Keras or kerasexport, once each
             (third-party noise is dropped unless `verbose`).
     """
@@ -32,6 +34,7 @@ class ExportReport:
     rtol: float
     seconds: float
     warnings: tuple = ()
+    verify_seconds: object = None
 
     def summary(self):
         """One line: format, backend, route, parity and time."""
