@@ -166,11 +166,7 @@ def _write(route, model, fmt, path, specs, verbose, options):
             fmt.write(model, path, specs, verbose, **options)
     else:
         cross_backend.write(model, path, fmt.FORMAT, specs, verbose, options)
-    if fmt.FORMAT == "onnx":
-        scrub.scrub_onnx(path)
-        names = _dict_output_names(model)
-        if names:
-            fmt.name_outputs(path, names)
+    fmt.finish(path, _dict_output_names(model))
 
 
 def _combined(failures):

@@ -15,56 +15,75 @@ _MAX_INLINE_BYTES = 2**31 - 1
 
 
 def write(model, path, input_signature, verbose, **options):
-    """Export `model` to a single ONNX file at `path` with Keras.
-
-    Some exporters (jax2onnx, for MobileNet-sized models) put the weights in
-    a side file ``<path>.data``; they are folded back into the ``.onnx``
-    file, so the artifact is one self-contained file.
-    """
+    """Export `model` to ONNX at `path` with Keras (weights may be beside it)."""
     from keras.src.export import onnx
 
     onnx.export_onnx(
         model, path, verbose=bool(verbose), input_signature=input_signature, **options
     )
-    inline_external_data(path)
 
 
-def inline_external_data(path):
-    """Move weights stored beside the ONNX file at `path` into it.
+def finish(path, output_names=None):
+    """Make the file at `path` one self-contained, path-free ONNX file.
+
+    In one read and at most one write: weights some exporters put in side
+    files (jax2onnx, for MobileNet-sized models) are folded into the file;
+    doc strings and stack traces are removed (`scrub`); the graph's outputs
+    are given `output_names` when the exporter named them after internal
+    nodes. A file that cannot be read is left for verification to reject,
+    with the runtime's words.
+
+    Args:
+        path: `str`, the ONNX file.
+        output_names: list of `str` or `None`: the model's output names, in
+            the order of the graph's outputs (dict outputs only).
 
     Raises:
-        FormatError: when the weights are too large for one ONNX file.
+        FormatError: when the side files are too large for one ONNX file.
     """
     import os
 
     import onnx
 
-    proto = onnx.load(path, load_external_data=False)
-    if not any(
-        t.data_location == onnx.TensorProto.EXTERNAL for t in _initializers(proto.graph)
-    ):
+    from kerasexport import scrub
+
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception:
         return
-    side_files = {
+    side_files = _side_files(model)
+    changed = scrub.scrub_onnx_model(model)
+    changed |= _name_outputs(model, output_names)
+    directory = os.path.dirname(path)
+    if side_files:
+        size = sum(os.path.getsize(os.path.join(directory, f)) for f in side_files)
+        if size > _MAX_INLINE_BYTES:
+            from kerasexport import errors
+
+            raise errors.FormatError(
+                f"The ONNX exporter stored {size} bytes of weights in external "
+                f"files ({', '.join(sorted(side_files))}); over 2 GB they cannot "
+                "be folded into one .onnx file, which kerasexport writes. Use "
+                "format='tf_saved_model' for this model."
+            )
+        onnx.load_external_data_for_model(model, directory)
+    if changed or side_files:
+        onnx.save_model(model, path, save_as_external_data=False)
+    for name in side_files:
+        os.remove(os.path.join(directory, name))
+
+
+def _side_files(model):
+    """Names of the files holding the weights stored outside `model`."""
+    import onnx
+
+    return {
         entry.value
-        for t in _initializers(proto.graph)
+        for t in _initializers(model.graph)
+        if t.data_location == onnx.TensorProto.EXTERNAL
         for entry in t.external_data
         if entry.key == "location"
     }
-    directory = os.path.dirname(path)
-    size = sum(os.path.getsize(os.path.join(directory, f)) for f in side_files)
-    if size > _MAX_INLINE_BYTES:
-        from kerasexport import errors
-
-        raise errors.FormatError(
-            f"The ONNX exporter stored {size} bytes of weights in external "
-            f"files ({', '.join(sorted(side_files))}); over 2 GB they cannot "
-            "be folded into one .onnx file, which kerasexport writes. Use "
-            "format='tf_saved_model' for this model."
-        )
-    onnx.load_external_data_for_model(proto, directory)
-    onnx.save_model(proto, path, save_as_external_data=False)
-    for name in side_files:
-        os.remove(os.path.join(directory, name))
 
 
 def _initializers(graph):
@@ -78,31 +97,31 @@ def _initializers(graph):
                 yield from _initializers(subgraph)
 
 
-def name_outputs(path, names):
+def _name_outputs(model, names):
     """Give the graph's outputs the model's output names, in order.
 
     jax2onnx and torch.onnx name dict outputs after internal nodes
     (`"add_out_1"`, `"36"`) but emit them in Keras's flattening order (sorted
     keys). Verification then pairs outputs by exact name, so a wrong renaming
     cannot pass unnoticed.
-    """
-    import onnx
 
-    model = onnx.load(path, load_external_data=False)
+    Returns:
+        Whether `model` was changed.
+    """
     outputs = list(model.graph.output)
     current = [o.name for o in outputs]
-    if len(current) != len(names) or set(current) == set(names):
-        return
+    if not names or len(current) != len(names) or set(current) == set(names):
+        return False
     taken = {n for node in model.graph.node for n in node.output} | {i.name for i in model.graph.input}
     if set(names) & (taken - set(current)):
-        return  # A new name would collide with an internal tensor.
+        return False  # A new name would collide with an internal tensor.
     renamed = dict(zip(current, names))
     for node in model.graph.node:
         node.output[:] = [renamed.get(n, n) for n in node.output]
         node.input[:] = [renamed.get(n, n) for n in node.input]
     for output in outputs:
         output.name = renamed[output.name]
-    onnx.save(model, path)
+    return True
 
 
 def load(path, providers=None, session_options=None):

@@ -23,6 +23,10 @@ def write(model, path, input_signature, verbose, **options):
     )
 
 
+def finish(path, output_names=None):
+    """Nothing to do: Keras writes a SavedModel whole, and keeps its outputs' names."""
+
+
 def load(path):
     """Load a SavedModel with TensorFlow alone."""
     import tensorflow as tf

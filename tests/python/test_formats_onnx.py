@@ -1,0 +1,73 @@
+"""The ONNX format's finishing pass: one self-contained, path-free file."""
+
+import os
+
+import numpy as np
+import onnx
+import onnxruntime
+from onnx import TensorProto
+from onnx import helper
+from onnx import numpy_helper
+
+from kerasexport.formats import onnx as onnx_format
+
+WEIGHTS = np.arange(12, dtype="float32").reshape(4, 3) / 10
+
+
+def write_messy_model(path, location="weights.data"):
+    """`x @ W`, as exporters leave it: weights in a side file, a doc string
+    and a torch stack trace naming a source path, an output named "36"."""
+    node = helper.make_node("MatMul", ["x", "W"], ["36"], doc_string="File /home/me/model.py, line 3")
+    trace = node.metadata_props.add()
+    trace.key, trace.value = "pkg.torch.onnx.stack_trace", "/home/me/model.py:3"
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("36", TensorProto.FLOAT, [None, 3])],
+        initializer=[numpy_helper.from_array(WEIGHTS, "W")],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8, doc_string="/home/me"
+    )
+    onnx.save_model(model, path, save_as_external_data=True, location=location, size_threshold=0)
+
+
+def test_finish_folds_side_files_scrubs_and_names_in_one_file(tmp_path):
+    path = str(tmp_path / "m.onnx")
+    write_messy_model(path)
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx", "weights.data"]
+
+    onnx_format.finish(path, ["score"])
+
+    assert os.listdir(tmp_path) == ["m.onnx"]
+    with open(path, "rb") as f:
+        assert b"/home/me" not in f.read()
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["score"]
+    x = np.ones((2, 4), dtype="float32")
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], x @ WEIGHTS, rtol=1e-6)
+
+
+def test_finish_leaves_a_clean_file_untouched(tmp_path):
+    path = str(tmp_path / "m.onnx")
+    write_messy_model(path)
+    onnx_format.finish(path, None)
+    before = os.stat(path).st_mtime_ns, open(path, "rb").read()
+
+    onnx_format.finish(path, None)
+
+    assert (os.stat(path).st_mtime_ns, open(path, "rb").read()) == before
+
+
+def test_finish_keeps_names_that_would_collide_with_internal_tensors(tmp_path):
+    path = str(tmp_path / "m.onnx")
+    write_messy_model(path)
+    onnx_format.finish(path, ["x"])  # "x" is the graph's input.
+    assert [o.name for o in onnx.load(path).graph.output] == ["36"]
+
+
+def test_finish_leaves_an_unreadable_file_to_verification(tmp_path):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"not an onnx file")
+    onnx_format.finish(str(path), ["score"])
+    assert path.read_bytes() == b"not an onnx file"
