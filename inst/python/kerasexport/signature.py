@@ -312,8 +312,6 @@ def normalize(model, input_signature):
         ModelError: when `input_signature` is `None` and the model was never
             built.
     """
-    import keras
-
     if input_signature is None:
         return _infer(model)
     structure = _model_inputs(model)
