@@ -1,7 +1,7 @@
 """Artifact speed: kerasexport's predict against the runtimes and Keras.
 
 For each format, at batch 1 and 64, in one process and in interleaved blocks:
-the runtime called directly (onnxruntime `run`, the SavedModel's `serve`
+the runtime called directly (onnxruntime `run`, the SavedModel's `serving_default`
 concrete function), `kerasexport.load(path).predict(x)`, Keras's `model(x)`
 and `model.predict(x)`. Writes a Markdown section.
 """
@@ -36,19 +36,17 @@ def timed_blocks(fns, reps, block=10):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def direct_runner(format, path):
+def direct_runner(format, runtime):
+    """The runtime called directly: `runtime` is the artifact's own (an
+    onnxruntime session or a loaded SavedModel), so both share one session."""
     if format == "onnx":
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        return lambda x: session.run(None, {name: x}), session
+        name = runtime.get_inputs()[0].name
+        return lambda x: runtime.run(None, {name: x})
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(path)
-    fn = loaded.signatures["serving_default"]
+    fn = runtime.signatures["serving_default"]
     key = list(fn.structured_input_signature[1])[0]
-    return lambda x: fn(**{key: tf.constant(x)}), loaded
+    return lambda x: fn(**{key: tf.constant(x)})
 
 
 def main():
@@ -66,7 +64,7 @@ def main():
             path = os.path.join(workdir, "m.onnx" if format == "onnx" else "m")
             kerasexport.export(model, path, format=format)
             artifact = kerasexport.load(path)
-            direct, keep_alive = direct_runner(format, path)
+            direct = direct_runner(format, artifact.runtime)
             for batch in BATCHES:
                 x = np.random.default_rng(0).standard_normal((batch,) + shape).astype("float32")
                 fns = {
@@ -78,7 +76,6 @@ def main():
                 for fn in fns.values():  # warm-up (tracing, first allocation)
                     fn()
                 rows.append((format, batch, timed_blocks(fns, reps[batch])))
-            del keep_alive
 
     lines = [
         "## Artifact speed (Python)",

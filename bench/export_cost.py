@@ -4,11 +4,20 @@ Run once per backend (KERAS_BACKEND is fixed per process). For every model of
 the ladder and every format, each repetition runs, in turn and in the same
 process: raw Keras `model.export()`, `kerasexport.export(verify=False)` and
 `kerasexport.export(verify=True)`. Medians and ratios come from those
-interleaved runs. Peak memory is the highest resident set seen during the
-operation, above what the process held before it. Results are JSON lines.
+interleaved runs. Verification's own time is read from each verified export's
+report (`ExportReport.verify_seconds`), so the export's noise does not land
+on it; loading a fresh artifact and running it on verification's two batches
+is timed apart for comparison. On JAX and PyTorch, where a native exporter
+exists, the cross-backend route (`route="cross-backend"`, verified) is timed
+once too. Peak memory is the highest resident set seen during the operation,
+above what the process held before it, with freed heap handed back to the
+system first (else whichever variant ran first would carry the others'
+growth). Results are JSON lines.
 """
 
 import argparse
+import ctypes
+import gc
 import json
 import os
 import shutil
@@ -30,6 +39,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ladder  # noqa: E402
 
 FORMATS = ("tf_saved_model", "onnx")
+# Runs per model: small models often (their timings are noisy), large ones
+# less (their cost dwarfs the noise, and `make bench` has 20 minutes).
+REPEATS = {"mlp": 7, "cnn": 5, "mobilenet_v3_large": 2, "resnet50": 1}
+# The cross-backend route is timed on these (ResNet50 would add minutes).
+CROSS_ROUTE_MODELS = ("mlp", "cnn", "mobilenet_v3_large")
 
 
 def _rss_bytes():
@@ -37,8 +51,18 @@ def _rss_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _release_freed_memory():
+    """Hand freed heap back to the system, so the next peak starts from here."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # Not glibc: peaks are then upper bounds of the first run only.
+
+
 def measured(fn):
     """Run `fn()`; return (seconds, peak extra resident bytes, error or None)."""
+    _release_freed_memory()
     baseline = _rss_bytes()
     peak = [baseline]
     done = threading.Event()
@@ -61,6 +85,29 @@ def measured(fn):
     return seconds, max(peak[0] - baseline, 0), error
 
 
+class GcClock:
+    """Seconds Python's cyclic garbage collector ran while the clock was on."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._started = None
+
+    def _callback(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
+
+    def __enter__(self):
+        self.seconds = 0.0
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self._callback)
+
+
 def _clear(path):
     if os.path.isdir(path):
         shutil.rmtree(path)
@@ -74,26 +121,47 @@ def artifact_bytes(path):
     return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
 
 
-def bench_one(model, format, repeats, workdir):
+def bench_one(model, format, repeats, workdir, cross):
+    """Time the variants on `model`; `cross`: also time the cross-backend route."""
     target = os.path.join(workdir, "artifact" + (".onnx" if format == "onnx" else ""))
+    reports = []  # Of the verified exports: route taken, verification's time.
+    gc_during_verified = []  # Garbage collection's share of each verified export.
+
+    def verified():
+        with GcClock() as clock:
+            reports.append(kerasexport.export(model, target, format=format))
+        gc_during_verified.append((clock.seconds, 0, None))
+
     variants = {
         "raw_keras": lambda: model.export(target, format=format, verbose=False),
         "kerasexport_noverify": lambda: kerasexport.export(model, target, format=format, verify=False),
-        "kerasexport_verify": lambda: kerasexport.export(model, target, format=format),
+        "kerasexport_verify": verified,
     }
     runs = {name: [] for name in variants}
+    load_and_run = []
     size = None
-    # Untimed warm-up: imports and first tracing land on no variant.
-    for fn in variants.values():
-        _clear(target)
-        measured(fn)
+    # Untimed warm-up, once: ours without verification runs Keras's exporter
+    # (or the worker) plus our own code, so first-time costs land on no
+    # variant. The model's first run at the verification's batch sizes is
+    # slow on JAX (eager ops compile per shape): timed, kept apart.
+    _clear(target)
+    measured(variants["kerasexport_noverify"])
+    model_first = measured(lambda: _model_on_two_batches(model))
     for _ in range(repeats):
         for name, fn in variants.items():
             _clear(target)
             runs[name].append(measured(fn))
+            if name == "kerasexport_noverify" and not runs[name][-1][2]:
+                # A fresh artifact, never loaded: what verification meets.
+                load_and_run.append(measured(lambda: _load_and_run(model, format, target)))
             if name == "kerasexport_verify" and os.path.exists(target):
                 size = artifact_bytes(target)
-    load_and_run = [measured(lambda: _load_and_run(model, format, target)) for _ in range(repeats)] if size else []
+    model_runs = [measured(lambda: _model_on_two_batches(model)) for _ in range(repeats)]
+    if cross:
+        # Once: a worker process's start-up dominates, not noise.
+        _clear(target)
+        runs["kerasexport_cross_route"] = [measured(lambda: kerasexport.export(
+            model, target, format=format, route=routes.CROSS_NAME))]
     _clear(target)
     result = {}
     for name, values in runs.items():
@@ -104,47 +172,100 @@ def bench_one(model, format, repeats, workdir):
             "peak_mb": max(m for _, m in ok) / 2**20 if ok else None,
             "error": errors[0] if errors else None,
         }
-    ok = [sec for sec, _, e in load_and_run if not e]
-    result["load_and_run_two_batches"] = {
-        "median_s": statistics.median(ok) if ok else None, "peak_mb": None,
-        "error": next((e for _, _, e in load_and_run if e), None),
-    }
-    return result, size
+    if routes.has_native(keras.backend.backend(), format):
+        result["our_own_part"] = {"median_s": our_own_part(model, format, target), "peak_mb": None, "error": None}
+    verifying = [(r.verify_seconds, 0, None) for r in reports]
+    timed_apart = (("verification", verifying), ("gc_during_verified_export", gc_during_verified),
+                   ("load_and_run_two_batches", load_and_run),
+                   ("model_two_batches", model_runs), ("model_first_two_batches", [model_first]))
+    for name, values in timed_apart:
+        ok = [sec for sec, _, e in values if not e]
+        result[name] = {
+            "median_s": statistics.median(ok) if ok else None, "peak_mb": None,
+            "error": next((e for _, _, e in values if e), None),
+        }
+    return result, size, sorted({r.route for r in reports})
+
+
+def our_own_part(model, format, target, runs=30):
+    """Median seconds of `kerasexport.export(verify=False, route="native")`
+    with Keras's exporter replaced by a copy of its own output.
+
+    What is left is kerasexport's part of an unverified export: checks, the
+    staging directory and rename, capturing third-party output, and the
+    finishing pass over an ONNX file (side files folded in, doc strings
+    removed), on the very file Keras writes.
+    """
+    fmt = formats.get(format)
+    reference_dir = os.path.join(os.path.dirname(target), "reference")
+    os.mkdir(reference_dir)
+    # Same base name as the target: side files are found by relative name.
+    model.export(os.path.join(reference_dir, os.path.basename(target)), format=format, verbose=False)
+
+    def copy_of_keras_output(model, path, *args, **kwargs):
+        for entry in os.listdir(reference_dir):
+            source, dest = os.path.join(reference_dir, entry), os.path.join(os.path.dirname(path), entry)
+            (shutil.copytree if os.path.isdir(source) else shutil.copyfile)(source, dest)
+
+    real_write, fmt.write = fmt.write, copy_of_keras_output
+    times = []
+    try:
+        for _ in range(runs):
+            _clear(target)
+            started = time.perf_counter()
+            kerasexport.export(model, target, format=format, verify=False, route=routes.NATIVE_NAME)
+            times.append(time.perf_counter() - started)
+    finally:
+        fmt.write = real_write
+        shutil.rmtree(reference_dir)
+        _clear(target)
+    return statistics.median(times)
 
 
 def _load_and_run(model, format, path):
-    """What verification cannot avoid: load the artifact, run two small batches."""
+    """Load the artifact once and run it on verification's two small batches."""
     fmt = formats.get(format)
     loaded = fmt.load(path)
     specs = signature.normalize(model, None)
-    for batch in verify.BATCH_SIZES:
-        args = verify.make_inputs(specs, batch, verify.DYNAMIC_SIZES[0])
+    for batch, size in zip(verify.BATCH_SIZES, verify.DYNAMIC_SIZES):
+        args = verify.make_inputs(specs, batch, size)
         fmt.run(loaded, signature.flat_specs(args) if format == "onnx" else args)
+
+
+def _model_on_two_batches(model):
+    """What verification compares against: the model's own outputs."""
+    specs = signature.normalize(model, None)
+    for batch, size in zip(verify.BATCH_SIZES, verify.DYNAMIC_SIZES):
+        verify.model_outputs(model, verify.make_inputs(specs, batch, size))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one small model, one run")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, help=f"runs per model (default: {REPEATS})")
+    parser.add_argument("--models", nargs="*", help=f"a part of the ladder {ladder.LADDER}")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
     backend = keras.backend.backend()
-    models = ladder.QUICK if args.quick else ladder.LADDER
-    repeats = 1 if args.quick else args.repeats
+    models = args.models or (ladder.QUICK if args.quick else ladder.LADDER)
     formats = [routes.NATIVE[backend][-1]] if args.quick else FORMATS
     with open(args.out, "a") as out, tempfile.TemporaryDirectory() as workdir:
         for name in models:
             model, shape = ladder.build(name)
             params = model.count_params()
+            n = 1 if args.quick else args.repeats or REPEATS[name]
             for format in formats:
-                # Large models once: their cost dwarfs the noise.
-                n = 1 if name == "resnet50" and not args.quick else repeats
-                result, size = bench_one(model, format, n, workdir)
+                # The cross-backend route against the native one, where both
+                # exist (JAX and PyTorch; on TensorFlow they are the same).
+                cross = (not args.quick and backend != routes.CROSS_BACKEND
+                         and routes.has_native(backend, format) and name in CROSS_ROUTE_MODELS)
+                result, size, taken = bench_one(model, format, n, workdir, cross)
                 row = {
                     "backend": backend, "model": name, "format": format,
                     "params": params, "repeats": n, "artifact_bytes": size,
-                    "native_route": format in routes.NATIVE[backend], **result,
+                    "native_route": routes.has_native(backend, format),
+                    "route_taken": taken, **result,
                 }
                 out.write(json.dumps(row) + "\n")
                 out.flush()

@@ -1,90 +1,131 @@
-# R `predict()` on an ONNX artifact against onnxruntime's own
-# `session.run()` (timed in Python, same process, same session), for a small
-# CNN at batch 1 and 64; and `load_artifact()` in a fresh R session.
-# Usage: Rscript bench/predict.R [results.md]
+# Artifact speed through R, written as a Markdown section of bench/RESULTS.md.
+#
+# Per format, on the ladder's CNN at batch 1 and 64, in one process and in
+# alternating blocks (so that they share whatever load the machine has):
+# - R `predict()`: an R double array in, an R array out (checks, the cast to
+#   float32 and both conversions included);
+# - the same runtime called directly from Python with a float32 NumPy array
+#   ready (onnxruntime `session.run`, the SavedModel's `serving_default`
+#   function), on the artifact's own session;
+# - Keras's own `model.predict()` and `model(x)` on the same float32 NumPy
+#   array, called from Python.
+# Then the fixed cost of one `predict()` call, on a tiny model where it shows,
+# and `load_artifact()` in a fresh R session.
+# Usage: Rscript bench/predict.R results.md   (BENCH_QUICK=1: a smoke run)
 out_file <- commandArgs(trailingOnly = TRUE)[1]
-if (is.na(out_file)) out_file <- "bench/RESULTS-predict.md"
+stopifnot(!is.na(out_file))
 
 suppressPackageStartupMessages(library(kerasexport))
 keras <- reticulate::import("keras")
 np <- reticulate::import("numpy", convert = FALSE)
+ladder <- reticulate::import_from_path("ladder", "bench")
+speed <- reticulate::import_from_path("artifact_speed", "bench", convert = FALSE)
 
-# BENCH_QUICK=1: a smoke run (make test), too short to judge speed by.
 quick <- nzchar(Sys.getenv("BENCH_QUICK"))
-reps <- if (quick) c(`1` = 40L, `64` = 20L) else c(`1` = 2000L, `64` = 300L)
+rounds <- if (quick) 2L else 15L
+block_target_ms <- 10
 load_reps <- if (quick) 1L else 5L
-warmup <- 20L
-target_ratio_64 <- 1.2
-target_diff_1_ms <- 0.5
-target_load_s <- 3
 
-keras$utils$set_random_seed(1L)
-model <- keras$Sequential(list(
-  keras$Input(shape = list(28L, 28L, 1L)),
-  keras$layers$Conv2D(16L, 3L, activation = "relu"),
-  keras$layers$MaxPooling2D(2L),
-  keras$layers$Conv2D(32L, 3L, activation = "relu"),
-  keras$layers$GlobalAveragePooling2D(),
-  keras$layers$Dense(10L)
-))
-path <- file.path(tempdir(), "bench-cnn.onnx")
-suppressMessages(export_savedmodel(model, path, format = "onnx", overwrite = TRUE))
-artifact <- load_artifact(path)
-input_name <- artifact$endpoints$serve$inputs[[1]]$name
-
-# onnxruntime alone: the same session, inputs already float32 NumPy arrays.
 reticulate::py_run_string("
 import time
-import numpy as np
 
-def time_session_run(session, name, x, reps, warmup):
-    feeds = {name: x}
-    for _ in range(warmup):
-        session.run(None, feeds)
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        times.append(time.perf_counter() - start)
-    return times
+def block_ms(fn, n):
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n * 1e3
 ")
-main <- reticulate::import_main()
+main <- reticulate::import_main(convert = FALSE)
 
-# The machine may be busy: measure both in alternating blocks, so that they
-# share its load.
-time_both <- function(x, x_np, reps, block = 20L) {
-  for (i in seq_len(warmup)) predict(artifact, x)
-  r <- numeric(0)
-  ort <- numeric(0)
-  while (length(r) < reps) {
-    ort <- c(ort, reticulate::py_to_r(main$time_session_run(artifact$py$runtime, input_name, x_np, block, 2L)))
-    for (i in seq_len(block)) {
-      start <- Sys.time()
-      predict(artifact, x)
-      r <- c(r, as.double(Sys.time() - start, units = "secs"))
+r_block_ms <- function(fn, n) {
+  start <- Sys.time()
+  for (i in seq_len(n)) fn()
+  as.double(Sys.time() - start, units = "secs") / n * 1e3
+}
+
+# Medians of per-block means, blocks alternating between the variants. A
+# block lasts about `block_target_ms`, so that clock resolution and loop
+# overhead do not count. `py` variants are timed in Python, the rest in R.
+time_variants <- function(variants, py = character()) {
+  run_block <- function(name, n) {
+    if (name %in% py) reticulate::py_to_r(main$block_ms(variants[[name]], n)) else r_block_ms(variants[[name]], n)
+  }
+  sizes <- vapply(names(variants), function(name) {
+    single <- run_block(name, 1L) # also the warm-up
+    single <- min(single, run_block(name, 1L))
+    as.integer(max(1, min(200, ceiling(block_target_ms / single))))
+  }, integer(1))
+  times <- lapply(names(variants), function(name) numeric(0))
+  names(times) <- names(variants)
+  for (round in seq_len(rounds)) {
+    for (name in names(variants)) {
+      times[[name]] <- c(times[[name]], run_block(name, sizes[[name]]))
     }
   }
-  c(ort = stats::median(ort), r = stats::median(r))
+  vapply(times, stats::median, numeric(1))
 }
+
+built <- ladder$build("cnn")
+model <- built[[1]]
+shape <- unlist(built[[2]])
+workdir <- tempfile("kerasexport-bench-")
+dir.create(workdir)
 
 rows <- list()
-for (batch in c(1L, 64L)) {
-  set.seed(batch)
-  x <- array(stats::runif(batch * 28 * 28), c(batch, 28, 28, 1))
-  x_np <- reticulate::np_array(x, dtype = "float32")
-  n <- reps[[as.character(batch)]]
-  # Same answer both ways, first.
-  direct <- reticulate::py_to_r(artifact$py$runtime$run(NULL, reticulate::py_dict(input_name, list(x_np), convert = FALSE))[[1]])
-  stopifnot(max(abs(predict(artifact, x) - direct)) < 1e-6)
-  both <- time_both(x, x_np, n)
-  rows[[length(rows) + 1]] <- data.frame(batch = batch, reps = n, ort_ms = both[["ort"]] * 1e3, r_ms = both[["r"]] * 1e3)
+for (format in c("onnx", "tf_saved_model")) {
+  path <- file.path(workdir, if (format == "onnx") "cnn.onnx" else "cnn")
+  suppressMessages(export_savedmodel(model, path, format = format))
+  artifact <- load_artifact(path)
+  main$direct <- speed$direct_runner(format, artifact$py$runtime)
+  for (batch in c(1L, 64L)) {
+    set.seed(batch)
+    x <- array(stats::rnorm(batch * prod(shape)), c(batch, shape))
+    x_np <- np$asarray(x, dtype = "float32")
+    # Same answer both ways, first.
+    ours <- predict(artifact, x)
+    theirs <- reticulate::py_to_r(keras$ops$convert_to_numpy(model(x_np, training = FALSE)))
+    stopifnot(max(abs(ours - theirs)) < 1e-4)
+    main$x_np <- x_np
+    main$model <- model
+    t <- time_variants(
+      list(
+        direct = reticulate::py_eval("lambda: direct(x_np)", convert = FALSE),
+        r_predict = function() predict(artifact, x),
+        keras_predict = reticulate::py_eval("lambda: model.predict(x_np, verbose=0)", convert = FALSE),
+        keras_call = reticulate::py_eval("lambda: model(x_np, training=False)", convert = FALSE)
+      ),
+      py = c("direct", "keras_predict", "keras_call")
+    )
+    rows[[length(rows) + 1]] <- data.frame(format = format, batch = batch, t_direct = t[["direct"]],
+      t_r = t[["r_predict"]], t_keras_predict = t[["keras_predict"]], t_keras_call = t[["keras_call"]])
+  }
 }
 timings <- do.call(rbind, rows)
-timings$ratio <- timings$r_ms / timings$ort_ms
-timings$diff_ms <- timings$r_ms - timings$ort_ms
 
-# load_artifact() in a fresh R session: package load + Python start-up +
-# onnxruntime session, and the whole callr round trip.
+# The fixed cost of a call: a model so small that the runtime takes almost
+# no time, where R's checks and the two conversions are what is left.
+keras$utils$set_random_seed(1L)
+tiny <- keras$Sequential(list(keras$Input(shape = list(8L)), keras$layers$Dense(4L)))
+tiny_path <- file.path(workdir, "tiny.onnx")
+suppressMessages(export_savedmodel(tiny, tiny_path, format = "onnx"))
+tiny_artifact <- load_artifact(tiny_path)
+main$direct <- speed$direct_runner("onnx", tiny_artifact$py$runtime)
+overhead <- do.call(rbind, lapply(c(1L, 64L), function(batch) {
+  x <- matrix(stats::rnorm(batch * 8), batch)
+  x_np <- np$asarray(x, dtype = "float32")
+  main$x_np <- x_np
+  t <- time_variants(
+    list(
+      direct = reticulate::py_eval("lambda: direct(x_np)", convert = FALSE),
+      r_predict = function() predict(tiny_artifact, x)
+    ),
+    py = "direct"
+  )
+  data.frame(batch = batch, t_direct = t[["direct"]], t_r = t[["r_predict"]])
+}))
+
+# load_artifact() in a fresh R session: package load, Python start-up and
+# the onnxruntime session; and the whole callr round trip.
 load_runs <- vapply(seq_len(load_reps), function(i) {
   started <- Sys.time()
   inside <- callr::r(function(path) {
@@ -92,45 +133,54 @@ load_runs <- vapply(seq_len(load_reps), function(i) {
     library(kerasexport)
     artifact <- load_artifact(path)
     as.double(Sys.time() - started, units = "secs")
-  }, args = list(path))
+  }, args = list(file.path(workdir, "cnn.onnx")))
   c(inside = inside, total = as.double(Sys.time() - started, units = "secs"))
 }, numeric(2))
-load_inside <- stats::median(load_runs["inside", ])
-load_total <- stats::median(load_runs["total", ])
+unlink(workdir, recursive = TRUE)
 
-b1 <- timings[timings$batch == 1, ]
-b64 <- timings[timings$batch == 64, ]
 verdict <- function(ok) if (ok) "met" else "MISSED"
-cpu <- sub(".*:\\s*", "", grep("^model name", readLines("/proc/cpuinfo"), value = TRUE)[1])
-versions <- reticulate::py_eval(
-  "{m: __import__(m).__version__ for m in ('onnxruntime', 'numpy', 'keras')}"
+b64 <- timings[timings$batch == 64, ]
+b1 <- timings[timings$batch == 1, ]
+target_lines <- c(
+  sprintf("- R `predict()` within 1.2× of the runtime at batch 64, %s: %.2f×, %s",
+    b64$format, b64$t_r / b64$t_direct, vapply(b64$t_r / b64$t_direct <= 1.2, verdict, "")),
+  sprintf("- R `predict()` faster than Keras's `model.predict()` at batch 1, %s: %.2f ms against %.2f ms, %s",
+    b1$format, b1$t_r, b1$t_keras_predict, vapply(b1$t_r < b1$t_keras_predict, verdict, "")),
+  sprintf("- R `predict()` within 0.5 ms of onnxruntime at batch 1, onnx: %+.3f ms, %s",
+    b1$t_r[b1$format == "onnx"] - b1$t_direct[b1$format == "onnx"],
+    verdict(b1$t_r[b1$format == "onnx"] - b1$t_direct[b1$format == "onnx"] <= 0.5)),
+  sprintf("- `load_artifact()` of an ONNX file in a fresh R session under 3 s: %.2f s, %s",
+    stats::median(load_runs["inside", ]), verdict(stats::median(load_runs["inside", ]) < 3))
 )
 lines <- c(
-  "# Benchmark: predict() on an ONNX artifact",
+  "## Artifact speed (R)",
   "",
-  sprintf("Written by `make bench` (`bench/predict.R`) on %s.", format(Sys.time(), "%Y-%m-%d %H:%M UTC", tz = "UTC")),
+  sprintf("Model: `cnn` from the ladder, %s parameters, exported with `export_savedmodel()` on the %s backend. ",
+    format(model$count_params(), big.mark = ","), keras$backend$backend()),
+  "Median ms per call over alternating blocks. \"direct\" is the runtime called from Python",
+  "with a float32 NumPy array ready; R `predict()` takes an R double array and returns an R array,",
+  "so its time includes R's checks, the cast to float32 and both conversions. Keras is called",
+  "from Python on the float32 NumPy array.",
   "",
-  sprintf("- Machine: %s, %d cores", cpu, parallel::detectCores()),
-  sprintf("- R %s, reticulate %s, kerasexport %s", getRversion(), utils::packageVersion("reticulate"), utils::packageVersion("kerasexport")),
-  sprintf("- Python %s: onnxruntime %s, numpy %s, keras %s (backend %s)",
-    reticulate::py_config()$version, versions$onnxruntime, versions$numpy, versions$keras, keras$backend$backend()),
-  "- Model: Conv2D(16) - MaxPool - Conv2D(32) - GlobalAveragePooling - Dense(10) on 28x28x1 inputs, exported to ONNX by `export_savedmodel(format = \"onnx\")`.",
-  "- `predict()`: R double array in, R array out (includes the checks, the cast to float32 and both conversions).",
-  "- onnxruntime: `session.run(None, {name: x})` on the same session with a float32 NumPy array ready, timed in Python.",
-  "- Both measured in alternating blocks of 20 calls (the machine is shared), medians over all calls.",
-  "",
-  "| batch | repetitions | onnxruntime median (ms) | R predict() median (ms) | ratio | difference (ms) |",
-  "|---:|---:|---:|---:|---:|---:|",
-  sprintf("| %d | %d | %.3f | %.3f | %.2f | %.3f |", timings$batch, timings$reps, timings$ort_ms, timings$r_ms, timings$ratio, timings$diff_ms),
-  "",
-  sprintf("`load_artifact()` of the ONNX file in a fresh R session (median of %d): %.2f s for `library(kerasexport)` + `load_artifact()` inside the session; %.2f s for the whole `callr::r()` call including R start-up.",
-    ncol(load_runs), load_inside, load_total),
+  "| format | batch | direct ms | R predict() ms | ratio | model.predict() ms | model(x) ms |",
+  "|---|---|---|---|---|---|---|",
+  sprintf("| %s | %d | %.3f | %.3f | %.2f× | %.3f | %.3f |", timings$format, timings$batch, timings$t_direct,
+    timings$t_r, timings$t_r / timings$t_direct, timings$t_keras_predict, timings$t_keras_call),
   "",
   "Targets:",
   "",
-  sprintf("- batch 64: R within %.1fx of onnxruntime: %.2fx, %s", target_ratio_64, b64$ratio, verdict(b64$ratio <= target_ratio_64)),
-  sprintf("- batch 1: R within %.1f ms of onnxruntime: %+.3f ms, %s", target_diff_1_ms, b1$diff_ms, verdict(b1$diff_ms <= target_diff_1_ms)),
-  sprintf("- load in a fresh session under %g s: %.2f s (inside), %s", target_load_s, load_inside, verdict(load_inside < target_load_s))
+  target_lines,
+  "",
+  "The fixed cost of one `predict()` call, on a one-layer model (8 inputs, 4 outputs) where the",
+  "runtime itself takes almost no time: the ratio says nothing here, the difference is what a",
+  "call costs on top of the runtime.",
+  "",
+  "| batch | direct ms | R predict() ms | difference ms |",
+  "|---|---|---|---|",
+  sprintf("| %d | %.3f | %.3f | %+.3f |", overhead$batch, overhead$t_direct, overhead$t_r, overhead$t_r - overhead$t_direct),
+  "",
+  sprintf("`load_artifact()` of the CNN's ONNX file in a fresh R session (median of %d): %.2f s for `library(kerasexport)` and `load_artifact()` inside the session, %.2f s for the whole `callr::r()` call including R's start-up.",
+    ncol(load_runs), stats::median(load_runs["inside", ]), stats::median(load_runs["total", ]))
 )
 writeLines(lines, out_file)
 writeLines(lines)
