@@ -43,13 +43,25 @@ def artifact_bytes(path):
             yield os.path.relpath(name, os.path.dirname(path)), f.read()
 
 
-@pytest.mark.parametrize("verbose", [False, True])
-@pytest.mark.parametrize("format", ["tf_saved_model", "onnx"])
-def test_artifacts_hold_no_machine_paths(tmp_path, format, verbose):
-    if format not in routes.NATIVE[keras.backend.backend()]:
-        pytest.skip(f"no native {format} route on {keras.backend.backend()} yet")
+def route_cases():
+    """(format, route, verbose): every route this backend can take, verbose
+    on and off; the cross-backend route only verbose where a native route
+    exists (its worker runs the same way from every backend)."""
+    backend = keras.backend.backend()
+    cases = []
+    for format in ("tf_saved_model", "onnx"):
+        native = routes.has_native(backend, format)
+        if native:
+            cases += [(format, routes.NATIVE_NAME, False), (format, routes.NATIVE_NAME, True)]
+        cases += [(format, routes.CROSS_NAME, True)] + ([] if native else [(format, routes.CROSS_NAME, False)])
+    return cases
+
+
+@pytest.mark.parametrize("format,route,verbose", route_cases())
+def test_artifacts_hold_no_machine_paths(tmp_path, format, route, verbose):
     target = str(tmp_path / ("model.onnx" if format == "onnx" else "model"))
-    kerasexport.export(conv_model(), target, format=format, verbose=verbose)
+    report = kerasexport.export(conv_model(), target, format=format, route=route, verbose=verbose)
+    assert report.route == route
     found = [
         f"{what} ({needle}) in {name}"
         for name, data in artifact_bytes(target)
