@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 import tempfile
 import warnings
 
@@ -49,3 +51,15 @@ def test_genuine_warnings_are_kept_once_and_noise_dropped():
         warnings.warn_explicit("old API", DeprecationWarning, keras_file, 2)
         warnings.warn_explicit("tracer noise", UserWarning, os.path.join(tempfile.gettempdir(), "torch", "jit.py"), 3)
     assert kept == ["structure mismatch"]
+
+
+def test_loading_a_saved_model_prints_nothing(tmp_path, small_model):
+    # In a fresh process, where TensorFlow's first import would print.
+    path = str(tmp_path / "m")
+    kerasexport.export(small_model, path)
+    completed = subprocess.run(
+        [sys.executable, "-c", "import sys, kerasexport; kerasexport.load(sys.argv[1])", path],
+        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (completed.stdout, completed.stderr) == ("", "")

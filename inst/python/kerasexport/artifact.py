@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from kerasexport import errors
+from kerasexport import quiet
 
 SAVED_MODEL_FILE = "saved_model.pb"
 ONNX_SUFFIX = ".onnx"
@@ -493,19 +494,21 @@ def _onnx_info(node):
 
 
 def _load_saved_model(path):
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise errors.DependencyError(
-            f"Loading a SavedModel needs TensorFlow: {exc}"
-        ) from exc
-    try:
-        loaded = tf.saved_model.load(path)
-    except Exception as exc:
-        raise errors.ArtifactError(
-            f"{path!r} is not a SavedModel TensorFlow can load: "
-            f"{type(exc).__name__}: {str(exc).strip()[:300]}"
-        ) from exc
+    # TensorFlow's first import prints C++ logs that no setting silences.
+    with quiet.quiet(verbose=None):
+        try:
+            import tensorflow as tf
+        except ImportError as exc:
+            raise errors.DependencyError(
+                f"Loading a SavedModel needs TensorFlow: {exc}"
+            ) from exc
+        try:
+            loaded = tf.saved_model.load(path)
+        except Exception as exc:
+            raise errors.ArtifactError(
+                f"{path!r} is not a SavedModel TensorFlow can load: "
+                f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            ) from exc
 
     endpoints = {}
     callers = {}
