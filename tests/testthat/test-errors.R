@@ -114,10 +114,13 @@ test_that("paths with spaces and non-ASCII characters work", {
   skip_if_no_keras()
   ws <- withr::local_tempfile()
   dir.create(file.path(ws, "mes modèles é"), recursive = TRUE)
-  target <- file.path(ws, "mes modèles é", "modèle 1.onnx")
-  suppressMessages(export_savedmodel(small_model(), target, format = "onnx"))
-  expect_true(file.exists(target))
-  expect_gt(file.size(target), 0)
+  model <- small_model()
+  x <- matrix(seq(-1, 1, length.out = 8), nrow = 2)
+  for (format in c("onnx", "tf_saved_model")) {
+    target <- file.path(ws, "mes modèles é", if (format == "onnx") "modèle 1.onnx" else "modèle 1")
+    suppressMessages(export_savedmodel(model, target, format = format))
+    expect_lt(relative_error(predict(load_artifact(target), x), model_predict(model, x)), 1e-5)
+  }
 })
 
 # messages, reviewed as snapshots ----
