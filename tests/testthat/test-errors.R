@@ -52,6 +52,7 @@ bad_calls <- list(
   list("TRUE as signature", quote(export_savedmodel(model, t("m"), input_signature = TRUE)), "signature", "cannot describe a model input"),
   list("a partly named list", quote(export_savedmodel(model, t("m"), input_signature = list(a = c(NA, 4), c(NA, 4)))), "signature", "fully named"),
   list("an empty list", quote(export_savedmodel(model, t("m"), input_signature = list())), "signature", "empty list"),
+  list("names that do not match the model's inputs", quote(export_savedmodel(dict_model(), t("m"), input_signature = list(features = c(NA, 4), tokens = c(NA, 6)))), "signature", "do not match the model's inputs ['features', 'ids']"),
   list("names for a model without named inputs", quote(export_savedmodel(model, t("m"), input_signature = list(x = c(NA, 4), y = c(NA, 4)))), "signature", "dict"),
   list("too many inputs", quote(export_savedmodel(model, t("m"), input_signature = list(c(NA, 4), c(NA, 4)))), "signature", "describes 2 input"),
   list("wrong nesting", quote(export_savedmodel(model, t("m"), input_signature = list(list(list(c(NA, 4)))))), "signature", "nesting"),
