@@ -16,8 +16,11 @@
 #'   and `"torch"`.
 #' @param ... Passed on to [reticulate::virtualenv_install()], e.g.
 #'   `pip_options`.
-#' @param python Python interpreter to build the environment from; `NULL`
-#'   lets reticulate choose one.
+#' @param python Python interpreter to build the environment from. `NULL`
+#'   (default) uses Python 3.11, the version kerasexport's pins were resolved
+#'   and tested on, when the machine has one (as found by
+#'   [reticulate::virtualenv_starter()]); otherwise reticulate chooses, with a
+#'   warning.
 #' @param new_env `TRUE` to delete and recreate an existing environment.
 #' @returns The path of the environment's Python, invisibly.
 #' @section Errors:
@@ -41,6 +44,7 @@ install_kerasexport <- function(envname = "r-kerasexport",
     reticulate::virtualenv_remove(envname, confirm = FALSE)
   }
   if (!reticulate::virtualenv_exists(envname)) {
+    if (is.null(python)) python <- tested_python()
     # No packages yet: numpy comes later, pinned with the rest.
     create_args <- list(envname, packages = NULL)
     if (!is.null(python)) create_args$python <- python
@@ -59,6 +63,34 @@ install_kerasexport <- function(envname = "r-kerasexport",
 }
 
 backend_choices <- c("tensorflow", "jax", "torch")
+
+# The Python version the pins in constraints.txt were resolved and tested on:
+# another version resolves other wheels, or none.
+tested_python_version <- "3.11"
+
+tested_python <- function() {
+  pick_python(reticulate::virtualenv_starter(all = TRUE))
+}
+
+# `starters`: a data frame of `version` and `path`, as
+# `reticulate::virtualenv_starter(all = TRUE)` gives. The first Python of the
+# tested minor version, or NULL (reticulate then chooses) with a warning.
+pick_python <- function(starters, tested = tested_python_version) {
+  versions <- if (is.null(starters)) character() else as.character(starters$version)
+  minor <- sub("^([0-9]+[.][0-9]+).*$", "\\1", versions)
+  if (any(minor == tested)) {
+    return(starters$path[[which(minor == tested)[[1]]]])
+  }
+  cli::cli_warn(
+    c(
+      "No Python {tested} found; kerasexport's pins were resolved and tested on Python {tested}.",
+      i = "Found: {if (length(versions)) versions else 'none'}. reticulate will choose one, and some pins may not install.",
+      i = "Install Python {tested}, or pass its path as {.arg python}."
+    ),
+    class = "kerasexport_python_version_warning"
+  )
+  NULL
+}
 
 check_backends <- function(backends, arg = caller_arg(backends), call = caller_env()) {
   if (!is.character(backends) || length(backends) == 0 || anyNA(backends)) {
