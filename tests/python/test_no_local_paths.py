@@ -24,6 +24,16 @@ def machine_paths(tmp_path):
     return {what: p for what, p in paths.items() if len(p) > 1}
 
 
+def paths_found(target, tmp_path):
+    """Each machine path found in the artifact at `target`, and where."""
+    return [
+        f"{what} ({needle}) in {name}"
+        for name, data in artifact_bytes(target)
+        for what, needle in machine_paths(tmp_path).items()
+        if needle.encode() in data
+    ]
+
+
 def conv_model():
     keras.utils.set_random_seed(3)
     x = keras.Input((8, 8, 3))
@@ -62,13 +72,7 @@ def test_artifacts_hold_no_machine_paths(tmp_path, format, route, verbose):
     target = str(tmp_path / ("model.onnx" if format == "onnx" else "model"))
     report = kerasexport.export(conv_model(), target, format=format, route=route, verbose=verbose)
     assert report.route == route
-    found = [
-        f"{what} ({needle}) in {name}"
-        for name, data in artifact_bytes(target)
-        for what, needle in machine_paths(tmp_path).items()
-        if needle.encode() in data
-    ]
-    assert found == []
+    assert paths_found(target, tmp_path) == []
 
 
 @pytest.mark.skipif(keras.backend.backend() == "torch", reason="archives need the TensorFlow or JAX backend")
@@ -79,10 +83,4 @@ def test_archives_hold_no_machine_paths(tmp_path):
     archive.track(model)
     archive.add_endpoint("serve", model.call, [keras.InputSpec(shape=(None, 8, 8, 3), dtype="float32")])
     archive.write_out(target)
-    found = [
-        f"{what} ({needle}) in {name}"
-        for name, data in artifact_bytes(target)
-        for what, needle in machine_paths(tmp_path).items()
-        if needle.encode() in data
-    ]
-    assert found == []
+    assert paths_found(target, tmp_path) == []
