@@ -331,6 +331,26 @@ def test_a_bad_signature_is_a_signature_error(tmp_path, three_features, signatur
 
 
 @needs_archive
+@pytest.mark.parametrize("fn, signature, message", [
+    (lambda x: x, [spec(None, 3), spec(None, 4)], r"takes 1 positional argument\(s\) \(x\).*describes 2.*\[\[spec_1, spec_2\]\]"),
+    (lambda a, b: a, [spec(None, 3)], r"takes 2 positional argument\(s\) \(a, b\).*describes 1"),
+], ids=["too-many", "too-few"])
+def test_a_signature_that_does_not_fit_the_function_is_a_signature_error(fn, signature, message):
+    archive = kerasexport.ExportArchive()
+    with pytest.raises(errors.SignatureError, match=message):
+        archive.add_endpoint("serve", fn, signature)
+    assert archive.endpoints == []
+
+
+@needs_archive
+def test_extra_specs_go_to_star_args_and_defaults_need_none(three_features):
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("star", lambda x, *rest: three_features(x), [spec(None, 3), spec(None, 4)])
+    archive.add_endpoint("default", lambda x, scale=2.0: three_features(x) * scale, [spec(None, 3)])
+    assert archive.endpoints == ["star", "default"]
+
+
+@needs_archive
 def test_a_function_without_signature_is_a_signature_error(three_features):
     with pytest.raises(errors.SignatureError, match="needs an `input_signature`"):
         kerasexport.ExportArchive().add_endpoint("serve", lambda x: three_features(x))

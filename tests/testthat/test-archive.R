@@ -66,6 +66,19 @@ test_that("a malformed input_signature is a signature error", {
   expect_snapshot(add_endpoint(archive, "serve", \(x) x, list(c(NA, 3), c(NA, 0.5))), error = TRUE)
 })
 
+test_that("an R function given more or fewer specs than it takes arguments is a signature error", {
+  expect_error(add_endpoint(export_archive(), "serve", \(x) x, list(c(NA, 3), c(NA, 4))), class = "kerasexport_signature_error")
+  expect_error(add_endpoint(export_archive(), "serve", \(a, b) a, c(NA, 3)), class = "kerasexport_signature_error")
+  expect_snapshot(add_endpoint(export_archive(), "serve", \(x) x, list(c(NA, 3), c(NA, 4))), error = TRUE)
+})
+
+test_that("`...` takes extra specs and arguments with defaults may be left without one", {
+  archive <- export_archive() |>
+    add_endpoint("dots", \(x, ...) x, list(c(NA, 3), c(NA, 4))) |>
+    add_endpoint("default", \(x, scale = 2) x * scale, c(NA, 3))
+  expect_named(archive$endpoints, c("dots", "default"))
+})
+
 test_that("fn must be a function", {
   expect_error(add_endpoint(export_archive(), "serve", "model", c(NA, 3)), class = "kerasexport_endpoint_error")
 })
@@ -333,6 +346,24 @@ test_that("a StringLookup model keeps its vocabulary", {
   unknown <- endpoint_output(loaded, "serve", np()$array(list(list("zzz", "yyy")), dtype = "object"))
   expect_equal(unknown[1, 1:3], unknown[1, 4:6])
   expect_gt(max(abs(unknown[1, 1:3] - expected[1, 1:3])), 0)
+})
+
+test_that("R functions whose arguments Python cannot name are exported", {
+  skip_unless_backend(c("tensorflow", "jax"))
+  model <- small_model(3L)
+  path <- file.path(withr::local_tempdir(), "model")
+  expect_message(
+    export_archive() |>
+      add_endpoint("dotted", \(input.data) model(input.data), input_spec(c(NA, 3)), reference = model) |>
+      add_endpoint("dots", \(...) model(...), input_spec(c(NA, 3)), reference = model) |>
+      write_out(path),
+    "verified dotted, dots"
+  )
+  loaded <- reload(path)
+  x <- features(4, 3)
+  for (name in c("dotted", "dots")) {
+    expect_lt(relative_error(endpoint_output(loaded, name, as_float32(x)), model_predict(model, x)), 1e-5)
+  }
 })
 
 # errors found when writing: classed, nothing on disk ----
