@@ -238,6 +238,29 @@ def test_string_lookup_model(tmp_path):
                                predict(model, np.array([["q", "r"]], dtype=object)), rtol=1e-6)
 
 
+# The archive as an artifact ----
+
+
+@needs_archive
+def test_load_lists_every_endpoint_and_predict_calls_each(tmp_path, dropout_model):
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("call_inference", dropout_model.call, [spec(None, 3)])
+    archive.add_endpoint("call_training", lambda x: dropout_model.call(x, training=True), [spec(None, 3)])
+    archive.write_out(target)
+
+    artifact = kerasexport.load(target)
+    assert list(artifact.endpoints) == ["call_inference", "call_training", "serving_default"]
+    assert artifact.default_endpoint == "serving_default"
+    x = data(16, 3)
+    expected = predict(dropout_model, x)
+    np.testing.assert_allclose(artifact.predict(x), expected, rtol=1e-5, atol=1e-6)  # the first endpoint
+    np.testing.assert_allclose(artifact.predict(x, endpoint="call_inference"), expected, rtol=1e-5, atol=1e-6)
+    training = artifact.predict(x, endpoint="call_training")
+    assert training.shape == expected.shape
+    assert np.max(np.abs(training - expected)) > 1e-3  # dropout is on
+
+
 # What is verified, and what is not ----
 
 

@@ -277,6 +277,23 @@ test_that("a Functional model with dict inputs", {
   expect_lt(relative_error(endpoint_output(loaded, "serve", inputs), expected), 1e-5)
 })
 
+test_that("dict inputs as Keras's example writes them: a list holding a named list", {
+  skip_unless_backend(c("tensorflow", "jax"))
+  model <- two_input_model(as_dict = TRUE)
+  path <- file.path(withr::local_tempdir(), "model")
+  expect_message(
+    export_archive() |>
+      track(model) |>
+      add_endpoint("serve", model$call, list(list(x1 = input_spec(c(NA, 3)), x2 = input_spec(c(NA, 4))))) |>
+      write_out(path),
+    "verified serve"
+  )
+  loaded <- reload(path)
+  inputs <- reticulate::py_dict(c("x1", "x2"), list(as_float32(features(4, 3)), as_float32(features(4, 4, seed = 3))))
+  expected <- reticulate::py_to_r(np()$asarray(model(inputs, training = FALSE)))
+  expect_lt(relative_error(endpoint_output(loaded, "serve", inputs), expected), 1e-5)
+})
+
 test_that("an endpoint from a traced tf.function", {
   skip_unless_backend("tensorflow")
   tf <- reticulate::import("tensorflow")
@@ -364,6 +381,31 @@ test_that("R functions whose arguments Python cannot name are exported", {
   for (name in c("dotted", "dots")) {
     expect_lt(relative_error(endpoint_output(loaded, name, as_float32(x)), model_predict(model, x)), 1e-5)
   }
+})
+
+# the archive as an artifact ----
+
+test_that("load_artifact() lists every endpoint of an archive and predict() calls each", {
+  skip_unless_backend(c("tensorflow", "jax"))
+  model <- dropout_model()
+  path <- file.path(withr::local_tempdir(), "model")
+  suppressMessages(
+    export_archive() |>
+      track(model) |>
+      add_endpoint("call_inference", model$call, input_spec(c(NA, 3))) |>
+      add_endpoint("call_training", \(x) model(x, training = TRUE), input_spec(c(NA, 3))) |>
+      write_out(path)
+  )
+  artifact <- load_artifact(path)
+  expect_setequal(names(artifact$endpoints), c("call_inference", "call_training", "serving_default"))
+  expect_identical(artifact$default_endpoint, "serving_default")
+  x <- features(16, 3)
+  expected <- model_predict(model, x)
+  expect_lt(relative_error(predict(artifact, x), expected), 1e-5) # the first endpoint
+  expect_lt(relative_error(predict(artifact, x, endpoint = "call_inference"), expected), 1e-5)
+  training <- predict(artifact, x, endpoint = "call_training")
+  expect_equal(dim(training), dim(expected))
+  expect_gt(max(abs(training - expected)), 1e-3) # dropout is on
 })
 
 # errors found when writing: classed, nothing on disk ----
