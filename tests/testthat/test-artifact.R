@@ -76,10 +76,11 @@ test_that("a wrong rank is an input error naming the input, shape and dtype", {
   expect_snapshot(predict(fake_artifact(), x), error = TRUE)
 })
 
-test_that("a wrong fixed dimension is an input error", {
+test_that("a wrong fixed dimension is an input error that names the dimension", {
   x <- good_inputs()
   x$a <- matrix(0, 3, 5)
   expect_error(predict(fake_artifact(), x), "expects shape \\(NA, 4\\)", class = "kerasexport_input_error")
+  expect_snapshot(predict(fake_artifact(), x), error = TRUE)
 })
 
 test_that("fractional doubles for an integer input are refused", {
