@@ -297,8 +297,15 @@ def test_a_missing_path_is_an_artifact_error(tmp_path):
 def test_a_file_that_is_not_onnx_is_an_artifact_error(tmp_path):
     bogus = tmp_path / "bogus.onnx"
     bogus.write_bytes(b"this is not a protobuf\x00\x01")
-    with pytest.raises(errors.ArtifactError, match="not an ONNX model"):
+    with pytest.raises(errors.ArtifactError, match="not an ONNX model.*Expected a SavedModel directory or an .onnx file"):
         kerasexport.load(bogus)
+
+
+def test_a_keras_file_is_an_artifact_error_that_says_to_export_it(tmp_path, small_model):
+    path = tmp_path / "model.keras"
+    small_model.save(path)
+    with pytest.raises(errors.ArtifactError, match=r"saved Keras model, not an exported artifact: export it first"):
+        kerasexport.load(path)
 
 
 def test_onnx_session_options_and_providers_are_used(tmp_path):
