@@ -130,7 +130,9 @@ is_trackable <- function(x) {
 #'   Keras's usual name is `"serve"`.
 #' @param fn What the endpoint computes: a Keras model, its `call` method
 #'   (`model$call`), an R function such as `\(x) model(x, training = FALSE)`,
-#'   or a `tf$function` (TensorFlow backend).
+#'   or a `tf$function` (TensorFlow backend). An R function receives one
+#'   tensor (or list, or dict of tensors) per entry of `input_signature`, by
+#'   position; its arguments may have any R names, and `...`.
 #' @param input_signature The shapes and dtypes of `fn`'s arguments, in the
 #'   forms [input_spec()] describes: one spec (or shape) for a function of
 #'   one tensor; an unnamed list for several positional arguments; a list
@@ -146,7 +148,8 @@ is_trackable <- function(x) {
 #' @section Errors:
 #' `kerasexport_endpoint_error` for a repeated or malformed `name`, or an
 #' `fn` that is not a function; `kerasexport_signature_error` for a
-#' malformed `input_signature`, or none when one is needed;
+#' malformed `input_signature`, none when one is needed, or one whose number
+#' of entries does not fit the arguments of an R function `fn`;
 #' `kerasexport_option_error` for an unknown or unnamed option;
 #' `kerasexport_argument_error` when `archive` is not an archive.
 #' [write_out()] raises the errors Python finds when it builds the
@@ -173,6 +176,10 @@ add_endpoint <- function(archive, name, fn, input_signature = NULL, ...) {
     check_signature(input_signature)
   }
   options <- check_endpoint_options(list(...))
+  if (is.null(options$reference)) {
+    # With a reference, Python first fits the signature to that model.
+    check_endpoint_arity(fn, input_signature, name)
+  }
   endpoint <- list(name = name, fn = fn, input_signature = input_signature, options = options)
   archive$endpoints[[name]] <- endpoint
   invisible(archive)
@@ -207,6 +214,59 @@ check_signature_inferable <- function(fn, name, call = caller_env()) {
       i = "It can be left out only for a Keras model, its {.code call} method, or a {.code tf$function} already called once."
     ),
     call = call
+  )
+}
+
+# An R function gets one tensor (or list, or dict) per entry of its
+# signature: their numbers must agree, as Keras would find when tracing.
+check_endpoint_arity <- function(fn, input_signature, name, call = caller_env()) {
+  if (!is_r_function(fn) || is.null(input_signature)) {
+    return(invisible())
+  }
+  given <- signature_arity(input_signature)
+  params <- r_params(fn)
+  required <- params$names[params$required]
+  most <- if (params$dots) Inf else length(params$names)
+  if (is.na(given) || (given >= length(required) && given <= most)) {
+    return(invisible())
+  }
+  takes <- if (length(params$names)) {
+    paste0(length(params$names), " argument", if (length(params$names) != 1) "s", " (", paste(params$names, collapse = ", "), ")")
+  } else {
+    "no argument"
+  }
+  abort_kerasexport(
+    "signature",
+    c(
+      "Endpoint {.val {name}}: {.arg fn} takes {takes}, but {.arg input_signature} describes {given} (one spec per argument).",
+      i = if (given > most) "For a model taking a list of inputs, wrap their specs in one list: {.code list(list(input_spec(...), input_spec(...)))}.",
+      i = if (given < length(required)) "Give one spec per argument of {.arg fn}, in an unnamed list."
+    ),
+    call = call
+  )
+}
+
+# How many positional arguments `input_signature` describes; NA when it is a
+# Python object (Python checks those).
+signature_arity <- function(x) {
+  if (is.null(x) || inherits(x, "python.builtin.object")) {
+    return(NA_integer_)
+  }
+  if (is.list(x) && is.null(names(x)) && !is_input_spec(x) && !is_shape_list(x)) {
+    return(length(x))
+  }
+  1L # one spec, shape or array; or a named list: one dict argument
+}
+
+# An R function's arguments: names (without `...`), which have no default,
+# and whether it takes `...`.
+r_params <- function(fn) {
+  formals <- formals(args(fn))
+  names <- setdiff(names(formals), "...")
+  list(
+    names = names,
+    required = vapply(formals[names], function(d) identical(d, quote(expr = )), logical(1)),
+    dots = "..." %in% names(formals)
   )
 }
 
@@ -413,6 +473,7 @@ write_out <- function(archive, filepath, options = NULL, verbose = NULL, overwri
     )
   }
   endpoints <- lapply(archive$endpoints, function(endpoint) {
+    endpoint$n_args <- signature_arity(endpoint$input_signature)
     endpoint$input_signature <- as_py_signature(endpoint$input_signature, arg = "input_signature", call = call)
     endpoint$options <- as_py_options(endpoint$options, call = call)
     endpoint
@@ -424,8 +485,9 @@ write_out <- function(archive, filepath, options = NULL, verbose = NULL, overwri
       py_archive$track(resource)
     }
     for (endpoint in endpoints) {
+      fn <- as_py_callable(endpoint$fn, endpoint$n_args)
       do.call(py_archive$add_endpoint, c(
-        list(endpoint$name, as_py_callable(endpoint$fn), endpoint$input_signature),
+        list(endpoint$name, fn, endpoint$input_signature),
         endpoint$options
       ))
     }
@@ -444,9 +506,37 @@ write_out <- function(archive, filepath, options = NULL, verbose = NULL, overwri
 }
 
 # R functions become Python functions with the same arguments, so TensorFlow
-# (and jax2tf) can trace them; Python callables pass through.
-as_py_callable <- function(fn) {
-  if (is_r_function(fn)) reticulate::py_func(fn) else fn
+# (and jax2tf) can trace them; Python callables pass through. Arguments
+# Python cannot name (`...`, `input.data`, `lambda`) go through a wrapper
+# with one plain argument per spec, passed on by position.
+as_py_callable <- function(fn, n_args = NA_integer_) {
+  if (!is_r_function(fn)) {
+    return(fn)
+  }
+  formal_names <- names(formals(args(fn)))
+  if (all(is_python_identifier(formal_names))) {
+    return(reticulate::py_func(fn))
+  }
+  params <- r_params(fn)
+  n <- if (is.na(n_args)) length(params$names) else n_args
+  wanted <- c(params$names, paste0("x", seq_len(n)))[seq_len(n)]
+  arg_names <- make.unique(python_identifier(wanted), sep = "_")
+  wrapper <- rlang::new_function(
+    rlang::pairlist2(!!!stats::setNames(rep(list(rlang::missing_arg()), n), arg_names)),
+    rlang::call2(fn, !!!rlang::syms(arg_names))
+  )
+  reticulate::py_func(wrapper)
+}
+
+is_python_identifier <- function(x) {
+  grepl("^[A-Za-z_][A-Za-z0-9_]*$", x) & !x %in% python_keywords
+}
+
+# A valid Python argument name close to `x`: `input.data` -> `input_data`.
+python_identifier <- function(x) {
+  x <- gsub("[^A-Za-z0-9_]", "_", x)
+  x <- ifelse(grepl("^[A-Za-z_]", x), x, paste0("x", x))
+  ifelse(x %in% python_keywords, paste0(x, "_"), x)
 }
 
 # reticulate gives Python callables the class "function" too.

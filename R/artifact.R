@@ -381,9 +381,10 @@ as_input_array <- function(value, info, call) {
     if (length(given) != length(shape)) {
       refuse(paste0("Wrong rank: ", length(given), " instead of ", length(shape), "."))
     }
-    fixed <- !is.na(shape)
-    if (any(given[fixed] != shape[fixed])) {
-      refuse("Wrong size of a fixed dimension.")
+    wrong <- which(!is.na(shape) & given != shape)
+    if (length(wrong)) {
+      d <- wrong[[1]]
+      refuse(paste0("Dimension ", d, " has size ", given[[d]], "; the input's is fixed at ", shape[[d]], "."))
     }
   }
   dtype <- info$dtype

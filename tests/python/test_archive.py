@@ -238,6 +238,29 @@ def test_string_lookup_model(tmp_path):
                                predict(model, np.array([["q", "r"]], dtype=object)), rtol=1e-6)
 
 
+# The archive as an artifact ----
+
+
+@needs_archive
+def test_load_lists_every_endpoint_and_predict_calls_each(tmp_path, dropout_model):
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("call_inference", dropout_model.call, [spec(None, 3)])
+    archive.add_endpoint("call_training", lambda x: dropout_model.call(x, training=True), [spec(None, 3)])
+    archive.write_out(target)
+
+    artifact = kerasexport.load(target)
+    assert list(artifact.endpoints) == ["call_inference", "call_training", "serving_default"]
+    assert artifact.default_endpoint == "serving_default"
+    x = data(16, 3)
+    expected = predict(dropout_model, x)
+    np.testing.assert_allclose(artifact.predict(x), expected, rtol=1e-5, atol=1e-6)  # the first endpoint
+    np.testing.assert_allclose(artifact.predict(x, endpoint="call_inference"), expected, rtol=1e-5, atol=1e-6)
+    training = artifact.predict(x, endpoint="call_training")
+    assert training.shape == expected.shape
+    assert np.max(np.abs(training - expected)) > 1e-3  # dropout is on
+
+
 # What is verified, and what is not ----
 
 
@@ -328,6 +351,26 @@ def test_a_bad_signature_is_a_signature_error(tmp_path, three_features, signatur
     with pytest.raises(errors.SignatureError, match=message):
         archive.add_endpoint("serve", three_features.call, signature)
     assert archive.endpoints == []
+
+
+@needs_archive
+@pytest.mark.parametrize("fn, signature, message", [
+    (lambda x: x, [spec(None, 3), spec(None, 4)], r"takes 1 positional argument\(s\) \(x\).*describes 2.*\[\[spec_1, spec_2\]\]"),
+    (lambda a, b: a, [spec(None, 3)], r"takes 2 positional argument\(s\) \(a, b\).*describes 1"),
+], ids=["too-many", "too-few"])
+def test_a_signature_that_does_not_fit_the_function_is_a_signature_error(fn, signature, message):
+    archive = kerasexport.ExportArchive()
+    with pytest.raises(errors.SignatureError, match=message):
+        archive.add_endpoint("serve", fn, signature)
+    assert archive.endpoints == []
+
+
+@needs_archive
+def test_extra_specs_go_to_star_args_and_defaults_need_none(three_features):
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("star", lambda x, *rest: three_features(x), [spec(None, 3), spec(None, 4)])
+    archive.add_endpoint("default", lambda x, scale=2.0: three_features(x) * scale, [spec(None, 3)])
+    assert archive.endpoints == ["star", "default"]
 
 
 @needs_archive

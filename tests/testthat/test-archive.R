@@ -66,6 +66,19 @@ test_that("a malformed input_signature is a signature error", {
   expect_snapshot(add_endpoint(archive, "serve", \(x) x, list(c(NA, 3), c(NA, 0.5))), error = TRUE)
 })
 
+test_that("an R function given more or fewer specs than it takes arguments is a signature error", {
+  expect_error(add_endpoint(export_archive(), "serve", \(x) x, list(c(NA, 3), c(NA, 4))), class = "kerasexport_signature_error")
+  expect_error(add_endpoint(export_archive(), "serve", \(a, b) a, c(NA, 3)), class = "kerasexport_signature_error")
+  expect_snapshot(add_endpoint(export_archive(), "serve", \(x) x, list(c(NA, 3), c(NA, 4))), error = TRUE)
+})
+
+test_that("`...` takes extra specs and arguments with defaults may be left without one", {
+  archive <- export_archive() |>
+    add_endpoint("dots", \(x, ...) x, list(c(NA, 3), c(NA, 4))) |>
+    add_endpoint("default", \(x, scale = 2) x * scale, c(NA, 3))
+  expect_named(archive$endpoints, c("dots", "default"))
+})
+
 test_that("fn must be a function", {
   expect_error(add_endpoint(export_archive(), "serve", "model", c(NA, 3)), class = "kerasexport_endpoint_error")
 })
@@ -264,6 +277,23 @@ test_that("a Functional model with dict inputs", {
   expect_lt(relative_error(endpoint_output(loaded, "serve", inputs), expected), 1e-5)
 })
 
+test_that("dict inputs as Keras's example writes them: a list holding a named list", {
+  skip_unless_backend(c("tensorflow", "jax"))
+  model <- two_input_model(as_dict = TRUE)
+  path <- file.path(withr::local_tempdir(), "model")
+  expect_message(
+    export_archive() |>
+      track(model) |>
+      add_endpoint("serve", model$call, list(list(x1 = input_spec(c(NA, 3)), x2 = input_spec(c(NA, 4))))) |>
+      write_out(path),
+    "verified serve"
+  )
+  loaded <- reload(path)
+  inputs <- reticulate::py_dict(c("x1", "x2"), list(as_float32(features(4, 3)), as_float32(features(4, 4, seed = 3))))
+  expected <- reticulate::py_to_r(np()$asarray(model(inputs, training = FALSE)))
+  expect_lt(relative_error(endpoint_output(loaded, "serve", inputs), expected), 1e-5)
+})
+
 test_that("an endpoint from a traced tf.function", {
   skip_unless_backend("tensorflow")
   tf <- reticulate::import("tensorflow")
@@ -333,6 +363,49 @@ test_that("a StringLookup model keeps its vocabulary", {
   unknown <- endpoint_output(loaded, "serve", np()$array(list(list("zzz", "yyy")), dtype = "object"))
   expect_equal(unknown[1, 1:3], unknown[1, 4:6])
   expect_gt(max(abs(unknown[1, 1:3] - expected[1, 1:3])), 0)
+})
+
+test_that("R functions whose arguments Python cannot name are exported", {
+  skip_unless_backend(c("tensorflow", "jax"))
+  model <- small_model(3L)
+  path <- file.path(withr::local_tempdir(), "model")
+  expect_message(
+    export_archive() |>
+      add_endpoint("dotted", \(input.data) model(input.data), input_spec(c(NA, 3)), reference = model) |>
+      add_endpoint("dots", \(...) model(...), input_spec(c(NA, 3)), reference = model) |>
+      write_out(path),
+    "verified dotted, dots"
+  )
+  loaded <- reload(path)
+  x <- features(4, 3)
+  for (name in c("dotted", "dots")) {
+    expect_lt(relative_error(endpoint_output(loaded, name, as_float32(x)), model_predict(model, x)), 1e-5)
+  }
+})
+
+# the archive as an artifact ----
+
+test_that("load_artifact() lists every endpoint of an archive and predict() calls each", {
+  skip_unless_backend(c("tensorflow", "jax"))
+  model <- dropout_model()
+  path <- file.path(withr::local_tempdir(), "model")
+  suppressMessages(
+    export_archive() |>
+      track(model) |>
+      add_endpoint("call_inference", model$call, input_spec(c(NA, 3))) |>
+      add_endpoint("call_training", \(x) model(x, training = TRUE), input_spec(c(NA, 3))) |>
+      write_out(path)
+  )
+  artifact <- load_artifact(path)
+  expect_setequal(names(artifact$endpoints), c("call_inference", "call_training", "serving_default"))
+  expect_identical(artifact$default_endpoint, "serving_default")
+  x <- features(16, 3)
+  expected <- model_predict(model, x)
+  expect_lt(relative_error(predict(artifact, x), expected), 1e-5) # the first endpoint
+  expect_lt(relative_error(predict(artifact, x, endpoint = "call_inference"), expected), 1e-5)
+  training <- predict(artifact, x, endpoint = "call_training")
+  expect_equal(dim(training), dim(expected))
+  expect_gt(max(abs(training - expected)), 1e-3) # dropout is on
 })
 
 # errors found when writing: classed, nothing on disk ----

@@ -514,7 +514,39 @@ def _endpoint_signature(name, fn, input_signature, model):
         return signature_lib.normalize(model, input_signature)
     # No model to check against: one spec per positional argument.
     specs = signature_lib.convert(input_signature, None)
-    return specs if isinstance(specs, list) else [specs]
+    specs = specs if isinstance(specs, list) else [specs]
+    _check_arity(name, fn, specs)
+    return specs
+
+
+def _check_arity(name, fn, specs):
+    """Refuse a signature with more or fewer entries than `fn` takes."""
+    import inspect
+
+    if _is_tf_function(fn):
+        return
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return  # no introspectable signature: tracing will tell
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if len(required) <= len(specs) <= len(positional):
+        return
+    names = ", ".join(p.name for p in positional) or "none"
+    hint = (
+        " For a model taking a list of inputs, wrap their specs in one list: "
+        "[[spec_1, spec_2]] (R: list(list(input_spec(...), input_spec(...))))."
+        if len(specs) > len(positional) else
+        " Give one spec per positional argument of `fn`."
+    )
+    raise errors.SignatureError(
+        f"Endpoint {name!r}: `fn` takes {len(positional)} positional "
+        f"argument(s) ({names}), but `input_signature` describes {len(specs)} "
+        f"(one spec per argument).{hint}"
+    )
 
 
 def _traced_specs(fn):
