@@ -33,6 +33,8 @@ def test_verbose_lets_the_exporters_speak(tmp_path, small_model, capfd):
     kerasexport.export(small_model, target(tmp_path), format=native_format(), verbose=True)
     out, err = capfd.readouterr()
     assert (out + err).strip() != ""
+    # The exporters name the staging path they wrote to; the last word is ours.
+    assert out.strip().splitlines()[-1] == f"Verified artifact moved into place at '{target(tmp_path)}'."
 
 
 def test_fd_output_is_captured_and_shown_on_failure():

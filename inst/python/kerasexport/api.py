@@ -86,7 +86,7 @@ def export(
         chosen, error, verify_seconds = _write_and_verify(
             model, fmt, plan, stage.path, specs, verbose, verify, rtol, kwargs
         )
-        stage.commit()
+        stage.commit(announce=bool(verbose))
 
     return ExportReport(
         path=target, format=format, backend=backend, route=chosen.name,

@@ -342,7 +342,7 @@ class ExportArchive:
             with atomic.staged(target) as stage:
                 keras_archive.write_out(stage.path, options=options, verbose=bool(verbose))
                 verified, unverified = self._check_artifact(stage.path, verify, rtol)
-                stage.commit()
+                stage.commit(announce=bool(verbose))
 
         return ArchiveReport(
             path=target, backend=self._backend, endpoints=tuple(self._endpoints),

@@ -173,8 +173,13 @@ class _Stage:
         self._old = old  # Where the old one goes once replaced.
         self.scratch = os.path.dirname(path)  # For temporary files of the export.
 
-    def commit(self):
-        """Move the staged artifact to the target, replacing an old one."""
+    def commit(self, announce=False):
+        """Move the staged artifact to the target, replacing an old one.
+
+        Args:
+            announce: `bool`. Say where the artifact now is: verbose
+                exporters named the staging path they wrote to.
+        """
         checkpoint("before_rename")
         if not os.path.lexists(self.target):
             os.rename(self.path, self.target)
@@ -185,6 +190,8 @@ class _Stage:
             checkpoint("mid_swap")
             os.rename(self.path, self.target)
         checkpoint("after_rename")
+        if announce:
+            print(f"Verified artifact moved into place at '{self.target}'.", flush=True)
 
 
 def _exchange(a, b):
