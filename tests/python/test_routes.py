@@ -57,6 +57,42 @@ def test_an_unknown_route_lists_the_routes():
         routes.plan("jax", "onnx", "fast")
 
 
+def test_describe_gives_the_error_keras_wrapped_not_the_wrapper():
+    wrapped = AttributeError(
+        "Exception encountered when calling Functional.call().\n\n"
+        "\x1b[1m'str' object has no attribute '_error_repr'\x1b[0m\n\n"
+        "Arguments received by Functional.call():\n  \u2022 inputs=jnp.ndarray(shape=(batch, 2))"
+    )
+    assert routes.describe(wrapped) == (
+        "AttributeError: 'str' object has no attribute '_error_repr' (in Functional.call())"
+    )
+    symbolic = ValueError(
+        "Exception encountered when calling L.call().\n\n\x1b[1mCould not automatically "
+        "infer the output shape / dtype of 'l' (of type L). Either ... Error encountered:"
+        "\n\ninner text\x1b[0m\n\nArguments received by L.call():\n  \u2022 args=()"
+    )
+    assert routes.describe(symbolic) == "ValueError: inner text (in L.call())"
+    assert routes.describe(ValueError("plain\nsecond line")) == "ValueError: plain"
+
+
+def test_a_native_failure_inside_a_layer_is_reported_with_its_own_text(tmp_path, monkeypatch):
+    fmt = formats.get("onnx")
+
+    class Broken(keras.layers.Layer):
+        def call(self, x):
+            raise ValueError("the exporter cannot trace this")
+
+    def write(model, *args, **kwargs):
+        Broken()(keras.ops.ones((1, 2)))  # raises as Keras wraps it
+
+    monkeypatch.setattr(fmt, "write", write)
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(zoo.build("sequential"), str(tmp_path / "m.onnx"), format="onnx", route="native")
+    assert str(info.value) == (
+        "The native route failed: ValueError: the exporter cannot trace this (in Broken.call())"
+    )
+
+
 # export() by route -----------------------------------------------------------
 
 
@@ -153,6 +189,20 @@ def test_a_worker_failure_carries_its_last_error_line_and_stays_quiet(tmp_path, 
     assert "FailsToReload refuses to be rebuilt" in message.split("Worker's last error: ")[1]
     assert "Traceback" not in capfd.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="needs a model the TF backend cannot call")
+def test_a_worker_failure_inside_a_layer_names_the_layers_error(tmp_path):
+    # Keras wraps errors raised in `call()`: the first line names the layer,
+    # the error's own text follows, and the last lines list the arguments.
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(
+            zoo.fails_on_tensorflow(), str(tmp_path / "m.onnx"), format="onnx", route="cross-backend",
+        )
+    last_error = str(info.value).split("Worker's last error: ")[1]
+    assert last_error.startswith(
+        "ValueError: FailsOnTensorFlow refuses the tensorflow backend (in FailsOnTensorFlow.call())"
+    )
 
 
 def test_verbose_shows_the_worker_output(tmp_path, capfd):

@@ -51,6 +51,20 @@ class FailsToReload(keras.layers.Layer):
         raise ValueError("FailsToReload refuses to be rebuilt")
 
 
+@keras.saving.register_keras_serializable(package="kerasexport_zoo")
+class FailsOnTensorFlow(keras.layers.Layer):
+    """Registered; its `call` raises under the TensorFlow backend only."""
+
+    def call(self, x):
+        if keras.backend.backend() == "tensorflow":
+            raise ValueError("FailsOnTensorFlow refuses the tensorflow backend")
+        return x * 1.0
+
+
+def fails_on_tensorflow():
+    return keras.Sequential([keras.Input((6,)), FailsOnTensorFlow(), keras.layers.Dense(2)])
+
+
 def fails_to_reload():
     return keras.Sequential([keras.Input((6,)), FailsToReload(), keras.layers.Dense(2)])
 

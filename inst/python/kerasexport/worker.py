@@ -43,12 +43,10 @@ def run(request):
         fmt = formats.get(request["format"])
         fmt.write(model, request["output"], specs, request.get("verbose"), **request.get("options", {}))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        from kerasexport import routes
+
         traceback.print_exc()
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        return {
-            "ok": False, "stage": stage,
-            "error": f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": "),
-        }
+        return {"ok": False, "stage": stage, "error": routes.describe(exc)}
     return {"ok": True}
 
 
