@@ -150,6 +150,21 @@ def embedding():
     ])
 
 
+def augmented():
+    # Keras's image tutorials put augmentation layers inside the model: they
+    # must be identity in the artifact, as in `model(x, training=False)`.
+    return keras.Sequential([
+        keras.Input((12, 12, 3)),
+        keras.layers.RandomFlip(),
+        keras.layers.RandomRotation(0.2),
+        keras.layers.RandomZoom(0.2),
+        keras.layers.Rescaling(1 / 255.0),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3),
+    ])
+
+
 def mobilenet():
     return keras.applications.MobileNetV3Small(
         input_shape=(64, 64, 3), weights=None, classes=5, include_preprocessing=True,
@@ -183,6 +198,7 @@ MODELS = {
     "lstm": lstm,
     "embedding": embedding,
     "mobilenet": mobilenet,
+    "augmented": augmented,
     "subclassed": subclassed,
 }
 
@@ -208,6 +224,7 @@ INPUTS = {
     "lstm": lambda rng, b: _floats(rng, b, 7, 3),
     "embedding": lambda rng, b: _ints(rng, 20, b, 9),
     "mobilenet": lambda rng, b: _floats(rng, b, 64, 64, 3),
+    "augmented": lambda rng, b: rng.uniform(0, 255, (b, 12, 12, 3)).astype("float32"),
     "subclassed": lambda rng, b: _floats(rng, b, 6),
 }
 

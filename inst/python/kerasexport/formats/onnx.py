@@ -1,5 +1,7 @@
 """ONNX: written by Keras's exporter, run by onnxruntime."""
 
+from kerasexport import formats
+
 FORMAT = "onnx"
 IS_DIRECTORY = False
 SUFFIX = ".onnx"
@@ -15,12 +17,16 @@ _MAX_INLINE_BYTES = 2**31 - 1
 
 
 def write(model, path, input_signature, verbose, **options):
-    """Export `model` to ONNX at `path` with Keras (weights may be beside it)."""
+    """Export `model` to ONNX at `path` with Keras, in inference mode.
+
+    The weights may be left beside the file (see `finish`).
+    """
     from keras.src.export import onnx
 
-    onnx.export_onnx(
-        model, path, verbose=bool(verbose), input_signature=input_signature, **options
-    )
+    with formats.inference_mode():
+        onnx.export_onnx(
+            model, path, verbose=bool(verbose), input_signature=input_signature, **options
+        )
 
 
 def finish(path, output_names=None):
