@@ -72,6 +72,12 @@ def test_describe_gives_the_error_keras_wrapped_not_the_wrapper():
         "\n\ninner text\x1b[0m\n\nArguments received by L.call():\n  \u2022 args=()"
     )
     assert routes.describe(symbolic) == "ValueError: inner text (in L.call())"
+    nested = TypeError(
+        "<class 'Sequential'> could not be deserialized properly. Please ...\n\nconfig={...}.\n\n"
+        "Exception encountered: <class 'Lambda'> could not be deserialized properly.\n\n"
+        "config={...}.\n\nException encountered: Could not locate function 'square'. Make sure ..."
+    )
+    assert routes.describe(nested) == "TypeError: Could not locate function 'square'. Make sure ..."
     assert routes.describe(ValueError("plain\nsecond line")) == "ValueError: plain"
 
 
@@ -177,6 +183,41 @@ def test_an_unregistered_custom_class_cannot_take_the_cross_route(tmp_path):
     assert "can't take the cross-backend route" in message
     assert "register_keras_serializable" in message
     assert os.listdir(tmp_path) == []
+
+
+def test_registered_functions_reach_the_worker(tmp_path):
+    # zoo holds no custom class of this model: only its functions name it.
+    report = kerasexport.export(zoo.with_functions(), str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+    assert report.verified and report.max_relative_error <= 1e-4
+
+
+def test_an_unregistered_function_cannot_take_the_cross_route(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(zoo.unregistered_square)])
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+    message = str(info.value)
+    assert "uses the function zoo.unregistered_square, which is not registered" in message
+    assert "can't take the cross-backend route" in message
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_lambda_using_global_names_cannot_take_the_cross_route(tmp_path):
+    model = keras.Sequential([
+        keras.Input((3,)), keras.layers.Lambda(lambda t: keras.ops.square(t), name="squares"),
+    ])
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(model, str(tmp_path / "m"), route="cross-backend")
+    message = str(info.value)
+    assert "Lambda layer 'squares'" in message
+    assert "global name(s) keras" in message
+    assert "can't take the cross-backend route" in message
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_lambda_of_its_argument_only_takes_the_cross_route(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda t: t * t + 1.0)])
+    report = kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+    assert report.verified and report.max_relative_error <= 1e-4
 
 
 def test_a_worker_failure_carries_its_last_error_line_and_stays_quiet(tmp_path, capfd):

@@ -61,6 +61,24 @@ class FailsOnTensorFlow(keras.layers.Layer):
         return x * 1.0
 
 
+@keras.saving.register_keras_serializable(package="kerasexport_zoo")
+def scaled_tanh(x):
+    """A registered function: Keras saves it by name, as activation or Lambda."""
+    return keras.ops.tanh(x) * 2.0
+
+
+def unregistered_square(x):
+    return keras.ops.square(x)
+
+
+def with_functions():
+    """Registered functions only, no custom class."""
+    return keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(4, activation=scaled_tanh),
+        keras.layers.Lambda(scaled_tanh), keras.layers.Dense(2),
+    ])
+
+
 def fails_on_tensorflow():
     return keras.Sequential([keras.Input((6,)), FailsOnTensorFlow(), keras.layers.Dense(2)])
 

@@ -111,6 +111,7 @@ def fallback(route, native_error):
 # Keras wraps an error raised inside a layer's `call()`: this line first, the
 # error's own text next (in bold), then the arguments the layer received.
 _KERAS_WRAPPER = re.compile(r"^Exception encountered when calling (\S+?)\.?$")
+_KERAS_CAUSE = "Exception encountered: "
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -127,6 +128,10 @@ def describe(exc):
         lines = lines[1:]
     if len(lines) > 1 and lines[0].endswith("Error encountered:"):
         lines = lines[1:]  # Keras's symbolic call: "Could not ... infer the output shape"
+    causes = [line for line in lines if line.startswith(_KERAS_CAUSE)]
+    if causes and "could not be deserialized properly" in lines[0]:
+        # Keras's loader nests one such message per enclosing object.
+        lines = [causes[-1][len(_KERAS_CAUSE):]]
     text = lines[0] if lines else ""
     if wrapper:
         text += f" (in {wrapper.group(1)})"
