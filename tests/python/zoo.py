@@ -128,6 +128,14 @@ def dict_outputs():
     })
 
 
+def list_outputs():
+    # A list, not a dict: outputs are paired by position. Same shapes, and
+    # names that sort the other way, so no other rule can pair them.
+    x = keras.Input((5,), name="x")
+    h = keras.layers.Dense(8, activation="relu")(x)
+    return keras.Model(x, [keras.layers.Dense(2, name="zeta")(h), keras.layers.Dense(2, name="alpha")(h)])
+
+
 def cnn():
     return keras.Sequential([
         keras.Input((16, 16, 3)),
@@ -211,6 +219,7 @@ MODELS = {
     "functional_dict_called": functional_dict_called,
     "functional_dict_never_called": functional_dict_never_called,
     "dict_outputs": dict_outputs,
+    "list_outputs": list_outputs,
     "cnn": cnn,
     "unknown_spatial": unknown_spatial,
     "lstm": lstm,
@@ -237,6 +246,7 @@ INPUTS = {
     "functional_dict_called": lambda rng, b: {"features": _floats(rng, b, 4), "ids": _ints(rng, 13, b, 6)},
     "functional_dict_never_called": lambda rng, b: {"features": _floats(rng, b, 4), "ids": _ints(rng, 13, b, 6)},
     "dict_outputs": lambda rng, b: _floats(rng, b, 5),
+    "list_outputs": lambda rng, b: _floats(rng, b, 5),
     "cnn": lambda rng, b: _floats(rng, b, 16, 16, 3),
     "unknown_spatial": lambda rng, b: _floats(rng, b, 12, 20, 3),
     "lstm": lambda rng, b: _floats(rng, b, 7, 3),
