@@ -71,3 +71,41 @@ def test_finish_leaves_an_unreadable_file_to_verification(tmp_path):
     path.write_bytes(b"not an onnx file")
     onnx_format.finish(str(path), ["score"])
     assert path.read_bytes() == b"not an onnx file"
+
+
+def write_model_with(path, op_type):
+    """`op_type(x)`, an operation ONNX does not define, as tf2onnx leaves one."""
+    node = helper.make_node(op_type, ["x"], ["y"], name=f"dense/Gelu/{op_type}")
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save_model(model, path)
+
+
+def test_a_load_failure_names_the_operations_onnx_does_not_define(tmp_path):
+    path = str(tmp_path / ".staging-m.onnx-pid1" / "m.onnx")
+    os.makedirs(os.path.dirname(path))
+    write_model_with(path, "Erfc")
+    try:
+        onnx_format.load(path)
+    except Exception as exc:
+        message = onnx_format.describe_load_failure(path, exc)
+    assert "operations ONNX does not define: Erfc (node 'dense/Gelu/Erfc')" in message
+    assert "format='tf_saved_model'" in message
+    assert str(tmp_path) not in message
+
+
+def test_other_load_failures_are_described_without_the_staging_path(tmp_path):
+    path = str(tmp_path / ".staging-m.onnx-pid1" / "m.onnx")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "wb") as f:
+        f.write(b"not an onnx file")
+    try:
+        onnx_format.load(path)
+    except Exception as exc:
+        message = onnx_format.describe_load_failure(path, exc)
+    assert message.startswith("InvalidProtobuf: ")
+    assert str(tmp_path) not in message

@@ -208,9 +208,9 @@ def _runner(fmt, path):
         else:
             loaded = fmt.load(path)
     except Exception as exc:
+        why = fmt.describe_load_failure(path, exc) if fmt.FORMAT == "onnx" else routes.describe(exc)
         raise errors.VerificationError(
-            f"The exported artifact could not be loaded by its runtime: "
-            f"{routes.describe(exc)}"
+            f"The exported artifact could not be loaded by its runtime: {why}"
         ) from exc
     if fmt.FORMAT == "onnx":
         return lambda args: fmt.run(loaded, signature_lib.flat_specs(args))

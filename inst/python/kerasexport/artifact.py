@@ -462,7 +462,7 @@ def _load_onnx(path, providers, session_options):
     except Exception as exc:
         raise errors.ArtifactError(
             f"{path!r} is not an ONNX model onnxruntime can load: "
-            f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            f"{onnx_format.describe_load_failure(path, exc)}"
         ) from exc
     inputs = tuple(_onnx_info(i) for i in session.get_inputs())
     outputs = tuple(_onnx_info(o) for o in session.get_outputs())
