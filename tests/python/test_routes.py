@@ -99,6 +99,19 @@ def test_a_native_failure_inside_a_layer_is_reported_with_its_own_text(tmp_path,
     )
 
 
+def test_a_fallback_failing_the_same_way_is_not_told_twice():
+    from kerasexport import api
+
+    native, cross = routes.plan("jax", "onnx")
+    same = errors.VerificationError("The ONNX file takes 3 inputs, the model 1.")
+    combined = api._combined([(native, same), (cross, errors.VerificationError(str(same)))])
+    assert str(combined) == (
+        "The ONNX file takes 3 inputs, the model 1. (The native route failed the same way first.)"
+    )
+    other = api._combined([(native, ValueError("boom")), (cross, same)])
+    assert str(other).endswith("(Tried first: the native route, which failed with ValueError: boom.)")
+
+
 # export() by route -----------------------------------------------------------
 
 

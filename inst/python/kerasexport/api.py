@@ -179,7 +179,10 @@ def _combined(failures):
             f"The {route.name} route failed: {routes.describe(exc)}"
         )
     for earlier, earlier_exc in failures[:-1]:
-        text += f" (Tried first: the {earlier.name} route, which failed with {routes.describe(earlier_exc)}.)"
+        if routes.describe(earlier_exc) == routes.describe(exc):
+            text += f" (The {earlier.name} route failed the same way first.)"
+        else:
+            text += f" (Tried first: the {earlier.name} route, which failed with {routes.describe(earlier_exc)}.)"
     if len(failures) == 1 and cls is type(exc):
         return exc
     return cls(text)
