@@ -109,3 +109,21 @@ def test_other_load_failures_are_described_without_the_staging_path(tmp_path):
         message = onnx_format.describe_load_failure(path, exc)
     assert message.startswith("InvalidProtobuf: ")
     assert str(tmp_path) not in message
+
+
+def test_gelu_converts_to_onnx_through_tensorflow(tmp_path):
+    # TensorFlow's exact GELU uses Erfc, which tf2onnx has no translation for.
+    import keras
+
+    import kerasexport
+
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="gelu"), keras.layers.Dense(2)])
+    path = str(tmp_path / "m.onnx")
+    report = kerasexport.export(model, path, format="onnx", route="cross-backend")
+    assert report.verified
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32") * 3
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    want = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())

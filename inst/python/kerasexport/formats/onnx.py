@@ -26,10 +26,45 @@ def write(model, path, input_signature, verbose, **options):
     """
     from keras.src.export import onnx
 
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        _teach_tf2onnx_erfc()
     with formats.inference_mode():
         onnx.export_onnx(
             model, path, verbose=bool(verbose), input_signature=input_signature, **options
         )
+
+
+def _teach_tf2onnx_erfc():
+    """Give tf2onnx a translation of `Erfc`, as ``1 - Erf(x)``.
+
+    TensorFlow's exact GELU (Keras's default `gelu`, in every transformer
+    block) is ``0.5 * x * erfc(-x / sqrt(2))``; tf2onnx has no handler for
+    `Erfc`, copies it into the graph as it is, and no runtime can run the
+    file. ONNX defines `Erf`. Registered once per process, and only if
+    tf2onnx does not translate `Erfc` itself.
+    """
+    from tf2onnx import handler
+
+    if any("Erfc" in ops for versions in handler.tf_op.get_opsets().values() for ops in versions):
+        return
+    import numpy as np
+    from tf2onnx import utils
+
+    @handler.tf_op("Erfc")
+    class _Erfc:
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):
+            node.type = "Erf"
+            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.output[0]))
+            one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=dtype))
+            complement = ctx.insert_new_node_on_output(
+                "Sub", node.output[0], name=utils.make_name(node.name),
+                inputs=[one.output[0], node.output[0]],
+            )
+            ctx.copy_shape(node.output[0], complement.output[0])
+            ctx.set_dtype(complement.output[0], ctx.get_dtype(node.output[0]))
 
 
 def finish(path, output_names=None):
