@@ -233,6 +233,21 @@ def test_a_lambda_of_its_argument_only_takes_the_cross_route(tmp_path):
     assert report.verified and report.max_relative_error <= 1e-4
 
 
+def test_a_model_reloaded_without_its_weights_is_refused_with_keras_advice(tmp_path):
+    # Reloaded from its .keras file, the model has no weights; exported, it
+    # would get fresh random ones.
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(
+            zoo.two_inputs(), str(tmp_path / "m.onnx"), format="onnx", route="cross-backend",
+            input_signature=[(None, 3), (None, 4)],
+        )
+    message = str(info.value)
+    assert "the model reloaded from its .keras file has 0 weights, the original 2" in message
+    assert "build_from_config" in message
+    assert "register_keras_serializable" not in message
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_worker_failure_carries_its_last_error_line_and_stays_quiet(tmp_path, capfd):
     with pytest.raises(errors.RouteError) as info:
         kerasexport.export(

@@ -28,6 +28,26 @@ class ScaledMLP(keras.Model):
         return {**super().get_config(), "units": self.units, "scale": self.scale}
 
 
+@keras.saving.register_keras_serializable(package="kerasexport_zoo")
+class TwoInputMLP(keras.Model):
+    """Registered, but `call()` takes two tensors: Keras cannot rebuild it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.head = keras.layers.Dense(2)
+
+    def call(self, a, b):
+        return self.head(keras.ops.concatenate([a, b], axis=-1))
+
+
+def two_inputs():
+    import numpy as np
+
+    model = TwoInputMLP()
+    model(np.zeros((1, 3), "float32"), np.zeros((1, 4), "float32"))
+    return model
+
+
 class UnregisteredMLP(keras.Model):
     """The same model without registration: it cannot be reloaded by name."""
 

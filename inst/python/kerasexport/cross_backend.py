@@ -214,7 +214,7 @@ def write(model, path, format, signature, verbose, options):
     request = {
         "model": model_file, "output": path, "format": format,
         "signature": signature_lib.to_json(signature), "options": options,
-        "verbose": bool(verbose), "imports": imports,
+        "verbose": bool(verbose), "imports": imports, "weights": len(model.weights),
         "result": os.path.join(work_dir, _RESULT_FILE),
     }
     request_file = os.path.join(work_dir, _REQUEST_FILE)
@@ -259,7 +259,9 @@ def _failure_message(result, completed):
     else:
         what = "failed"
     message = f"The cross-backend route failed: the worker process {what}. Worker's last error: {last}"
-    if stage in ("import", "load"):
+    if last.startswith("WeightsLost: "):
+        message += " The model can't take the cross-backend route."
+    elif stage in ("import", "load"):
         message += f" The model can't take the cross-backend route. {_FIX}"
     return message + " Pass `verbose=True` to see the worker's full output."
 
