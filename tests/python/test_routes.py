@@ -214,6 +214,17 @@ def test_an_unregistered_function_cannot_take_the_cross_route(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_an_r_function_is_called_one_in_the_message(tmp_path):
+    # reticulate wraps an R closure in a Python function of its module rpytools.
+    def python_function(x):
+        return x
+
+    python_function.__module__ = "rpytools.call"
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(python_function)])
+    with pytest.raises(errors.RouteError, match="layer 'lambda.*' uses an R function \\(passed through reticulate\\), which is not registered"):
+        kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+
+
 def test_a_lambda_using_global_names_cannot_take_the_cross_route(tmp_path):
     model = keras.Sequential([
         keras.Input((3,)), keras.layers.Lambda(lambda t: keras.ops.square(t), name="squares"),

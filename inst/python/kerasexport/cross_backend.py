@@ -105,7 +105,7 @@ def _function_modules(model):
     modules = set()
     for name, layer_name in _saved_function_names(config):
         function = keras.saving.get_registered_object(name)
-        where = f"The model's layer {layer_name!r} uses the function"
+        where = f"The model's layer {layer_name!r} uses"
         if function is None:
             raise errors.RouteError(
                 f"{where} {_function_label(model, name)}, which is not registered with "
@@ -115,7 +115,7 @@ def _function_modules(model):
             )
         if function.__module__ == "__main__" or "<locals>" in function.__qualname__:
             raise errors.RouteError(
-                f"{where} {function.__module__}.{function.__qualname__}, defined "
+                f"{where} the function {function.__module__}.{function.__qualname__}, defined "
                 "where a worker process cannot import it, so the model can't "
                 f"take the cross-backend route. {_FIX_FUNCTION}"
             )
@@ -142,12 +142,14 @@ def _saved_function_names(config, layer_name=None):
 
 
 def _function_label(model, name):
-    """`module.name` of the model's function saved as `name`, for messages."""
+    """The model's function saved as `name`, in words, for messages."""
     for layer in model._flatten_layers(include_self=True):
         for value in vars(layer).values():
             if getattr(value, "__name__", None) == name and callable(value):
-                return f"{value.__module__}.{value.__qualname__}"
-    return repr(name)
+                if value.__module__.split(".")[0] == "rpytools":
+                    return "an R function (passed through reticulate)"
+                return f"the function {value.__module__}.{value.__qualname__}"
+    return f"the function {name!r}"
 
 
 def _check_lambdas(layer):
