@@ -238,6 +238,18 @@ def test_a_lambda_using_global_names_cannot_take_the_cross_route(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_lambda_capturing_a_module_cannot_take_the_cross_route(tmp_path):
+    def make(ops, scale):
+        return lambda t: ops.square(t) * scale  # ops: a module, in a closure
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(make(keras.ops, 2.0), name="sq")])
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+    message = str(info.value)
+    assert "Lambda layer 'sq' wraps a Python lambda that uses the captured name(s) ops" in message
+    assert "scale" not in message.split("Keras saves")[0]  # a number survives saving
+
+
 def test_a_lambda_of_its_argument_only_takes_the_cross_route(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda t: t * t + 1.0)])
     report = kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")

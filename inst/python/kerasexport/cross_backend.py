@@ -162,14 +162,39 @@ def _check_lambdas(layer):
         if getattr(function, "__name__", None) != "<lambda>":
             continue
         names = _global_names(function.__code__)
-        if names:
+        captured = _captured_objects(function)
+        if names or captured:
+            uses = " and ".join(
+                f"the {kind} name(s) {', '.join(found)}"
+                for kind, found in (("global", names), ("captured", captured)) if found
+            )
             raise errors.RouteError(
                 f"The model's Lambda layer {layer.name!r} wraps a Python lambda "
-                f"that uses the global name(s) {', '.join(names)}. Keras saves a "
-                "lambda as bytecode without its globals, so the worker process "
-                "cannot run it, and the model can't take the cross-backend "
-                f"route. {_FIX_FUNCTION}"
+                f"that uses {uses}. Keras saves a lambda as bytecode, without "
+                "its globals and with captured values as plain data, so the "
+                "worker process cannot run it, and the model can't take the "
+                f"cross-backend route. {_FIX_FUNCTION}"
             )
+
+
+def _captured_objects(function):
+    """Names of closure variables holding more than plain data (modules, objects)."""
+    plain = (bool, int, float, complex, str, bytes, type(None))
+
+    def is_plain(value):
+        if isinstance(value, (list, tuple)):
+            return all(is_plain(v) for v in value)
+        return isinstance(value, plain)
+
+    names = []
+    for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if not is_plain(value):
+            names.append(name)
+    return sorted(names)
 
 
 def _global_names(code):
