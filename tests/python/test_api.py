@@ -111,3 +111,32 @@ def test_onnx_dict_outputs_carry_the_model_names(tmp_path):
     want = model(xs)
     for name in ("logits", "score"):
         np.testing.assert_allclose(got[name], keras.ops.convert_to_numpy(want[name]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf2onnx leaves Bitcast as it is")
+def test_an_onnx_file_with_undefined_operations_says_which_and_what_to_do(tmp_path):
+    # The TensorFlow backend's argmax uses a bit cast, which tf2onnx keeps.
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.ops.argmax(keras.layers.Dense(3)(x), axis=-1))
+    with pytest.raises(errors.VerificationError) as info:
+        kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="native")
+    message = str(info.value)
+    assert "operations ONNX does not define: Bitcast" in message
+    assert "format='tf_saved_model'" in message
+    assert "staging" not in message
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf2onnx behaviour")
+def test_an_onnx_file_asking_for_more_inputs_than_the_model_says_why(tmp_path):
+    # An adapted Normalization holds its mean and variance as tensors, not
+    # variables; tf2onnx makes graph inputs of them, without values.
+    norm = keras.layers.Normalization()
+    norm.adapt(np.arange(12, dtype="float32").reshape(4, 3))
+    model = keras.Sequential([keras.Input((3,)), norm, keras.layers.Dense(2)])
+    with pytest.raises(errors.VerificationError) as info:
+        kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="native")
+    message = str(info.value)
+    assert "The ONNX file takes 3 inputs, the model 1" in message
+    assert "normalization" in message and "format='tf_saved_model'" in message
+    assert os.listdir(tmp_path) == []

@@ -132,6 +132,25 @@ def test_inference_and_training_endpoints(tmp_path, dropout_model):
 
 
 @needs_archive
+def test_augmentation_layers_are_identity_in_a_model_endpoint(tmp_path):
+    import zoo
+
+    model = zoo.build("augmented")
+    target = str(tmp_path / "model")
+    archive = kerasexport.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", model, [spec(None, 12, 12, 3)])
+    archive.add_endpoint("augment", lambda x: model.layers[0](x, training=True), [spec(None, 12, 12, 3)])
+    report = archive.write_out(target)
+
+    assert list(report.verified) == ["serve"]
+    loaded = reload(target)
+    x = zoo.inputs("augmented", 4, seed=2)
+    np.testing.assert_allclose(np.asarray(loaded.serve(x)), predict(model, x), rtol=1e-4, atol=1e-5)
+    assert np.max(np.abs(np.asarray(loaded.augment(x)) - x)) > 1  # still flips when asked
+
+
+@needs_archive
 def test_two_positional_inputs(tmp_path):
     keras.utils.set_random_seed(6)
     model = TwoArguments()

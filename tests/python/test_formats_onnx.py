@@ -71,3 +71,59 @@ def test_finish_leaves_an_unreadable_file_to_verification(tmp_path):
     path.write_bytes(b"not an onnx file")
     onnx_format.finish(str(path), ["score"])
     assert path.read_bytes() == b"not an onnx file"
+
+
+def write_model_with(path, op_type):
+    """`op_type(x)`, an operation ONNX does not define, as tf2onnx leaves one."""
+    node = helper.make_node(op_type, ["x"], ["y"], name=f"dense/Gelu/{op_type}")
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save_model(model, path)
+
+
+def test_a_load_failure_names_the_operations_onnx_does_not_define(tmp_path):
+    path = str(tmp_path / ".staging-m.onnx-pid1" / "m.onnx")
+    os.makedirs(os.path.dirname(path))
+    write_model_with(path, "Erfc")
+    try:
+        onnx_format.load(path)
+    except Exception as exc:
+        message = onnx_format.describe_load_failure(path, exc)
+    assert "operations ONNX does not define: Erfc (node 'dense/Gelu/Erfc')" in message
+    assert "format='tf_saved_model'" in message
+    assert str(tmp_path) not in message
+
+
+def test_other_load_failures_are_described_without_the_staging_path(tmp_path):
+    path = str(tmp_path / ".staging-m.onnx-pid1" / "m.onnx")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "wb") as f:
+        f.write(b"not an onnx file")
+    try:
+        onnx_format.load(path)
+    except Exception as exc:
+        message = onnx_format.describe_load_failure(path, exc)
+    assert message.startswith("InvalidProtobuf: ")
+    assert str(tmp_path) not in message
+
+
+def test_gelu_converts_to_onnx_through_tensorflow(tmp_path):
+    # TensorFlow's exact GELU uses Erfc, which tf2onnx has no translation for.
+    import keras
+
+    import kerasexport
+
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="gelu"), keras.layers.Dense(2)])
+    path = str(tmp_path / "m.onnx")
+    report = kerasexport.export(model, path, format="onnx", route="cross-backend")
+    assert report.verified
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32") * 3
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    want = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())

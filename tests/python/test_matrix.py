@@ -58,7 +58,8 @@ def assert_same(expected, actual):
     want = _flat_named(expected)
     got = list(actual.items()) if isinstance(actual, dict) else _flat_named(actual)
     assert len(got) == len(want)
-    got_by_name = dict(got)
+    # Named outputs (dict keys) pair by name; a list's outputs, by position.
+    got_by_name = {n: a for n, a in got if n is not None}
     for i, (name, reference) in enumerate(want):
         result = got_by_name[name] if name in got_by_name else got[i][1]
         assert result.shape == reference.shape, name

@@ -65,3 +65,20 @@ def test_loading_a_saved_model_prints_nothing(tmp_path, small_model):
     )
     assert completed.returncode == 0, completed.stderr
     assert (completed.stdout, completed.stderr) == ("", "")
+
+
+def test_output_left_in_c_buffers_is_captured_too(capfd):
+    # In R, C stdio buffers the console fully when it is not a terminal, and
+    # torch's exporter prints a graph dump through it: flushed after the
+    # block, the dump reached the user. A fully buffered C stream on fd 1
+    # stands for R's console here.
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.fdopen.restype = ctypes.c_void_p
+    console = ctypes.c_void_p(libc.fdopen(1, b"w"))
+    with quiet.quiet(None):
+        libc.fputs(b"graph(%x : Float(1, 3))\n", console)
+    libc.fflush(console)
+    out, _ = capfd.readouterr()
+    assert "graph(%x" not in out

@@ -57,6 +57,61 @@ def test_an_unknown_route_lists_the_routes():
         routes.plan("jax", "onnx", "fast")
 
 
+def test_describe_gives_the_error_keras_wrapped_not_the_wrapper():
+    wrapped = AttributeError(
+        "Exception encountered when calling Functional.call().\n\n"
+        "\x1b[1m'str' object has no attribute '_error_repr'\x1b[0m\n\n"
+        "Arguments received by Functional.call():\n  \u2022 inputs=jnp.ndarray(shape=(batch, 2))"
+    )
+    assert routes.describe(wrapped) == (
+        "AttributeError: 'str' object has no attribute '_error_repr' (in Functional.call())"
+    )
+    symbolic = ValueError(
+        "Exception encountered when calling L.call().\n\n\x1b[1mCould not automatically "
+        "infer the output shape / dtype of 'l' (of type L). Either ... Error encountered:"
+        "\n\ninner text\x1b[0m\n\nArguments received by L.call():\n  \u2022 args=()"
+    )
+    assert routes.describe(symbolic) == "ValueError: inner text (in L.call())"
+    nested = TypeError(
+        "<class 'Sequential'> could not be deserialized properly. Please ...\n\nconfig={...}.\n\n"
+        "Exception encountered: <class 'Lambda'> could not be deserialized properly.\n\n"
+        "config={...}.\n\nException encountered: Could not locate function 'square'. Make sure ..."
+    )
+    assert routes.describe(nested) == "TypeError: Could not locate function 'square'. Make sure ..."
+    assert routes.describe(ValueError("plain\nsecond line")) == "ValueError: plain"
+
+
+def test_a_native_failure_inside_a_layer_is_reported_with_its_own_text(tmp_path, monkeypatch):
+    fmt = formats.get("onnx")
+
+    class Broken(keras.layers.Layer):
+        def call(self, x):
+            raise ValueError("the exporter cannot trace this")
+
+    def write(model, *args, **kwargs):
+        Broken()(keras.ops.ones((1, 2)))  # raises as Keras wraps it
+
+    monkeypatch.setattr(fmt, "write", write)
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(zoo.build("sequential"), str(tmp_path / "m.onnx"), format="onnx", route="native")
+    assert str(info.value) == (
+        "The native route failed: ValueError: the exporter cannot trace this (in Broken.call())"
+    )
+
+
+def test_a_fallback_failing_the_same_way_is_not_told_twice():
+    from kerasexport import api
+
+    native, cross = routes.plan("jax", "onnx")
+    same = errors.VerificationError("The ONNX file takes 3 inputs, the model 1.")
+    combined = api._combined([(native, same), (cross, errors.VerificationError(str(same)))])
+    assert str(combined) == (
+        "The ONNX file takes 3 inputs, the model 1. (The native route failed the same way first.)"
+    )
+    other = api._combined([(native, ValueError("boom")), (cross, same)])
+    assert str(other).endswith("(Tried first: the native route, which failed with ValueError: boom.)")
+
+
 # export() by route -----------------------------------------------------------
 
 
@@ -143,6 +198,79 @@ def test_an_unregistered_custom_class_cannot_take_the_cross_route(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_registered_functions_reach_the_worker(tmp_path):
+    # zoo holds no custom class of this model: only its functions name it.
+    report = kerasexport.export(zoo.with_functions(), str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+    assert report.verified and report.max_relative_error <= 1e-4
+
+
+def test_an_unregistered_function_cannot_take_the_cross_route(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(zoo.unregistered_square)])
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+    message = str(info.value)
+    assert "uses the function zoo.unregistered_square, which is not registered" in message
+    assert "can't take the cross-backend route" in message
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_r_function_is_called_one_in_the_message(tmp_path):
+    # reticulate wraps an R closure in a Python function of its module rpytools.
+    def python_function(x):
+        return x
+
+    python_function.__module__ = "rpytools.call"
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(python_function)])
+    with pytest.raises(errors.RouteError, match="layer 'lambda.*' uses an R function \\(passed through reticulate\\), which is not registered"):
+        kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+
+
+def test_a_lambda_using_global_names_cannot_take_the_cross_route(tmp_path):
+    model = keras.Sequential([
+        keras.Input((3,)), keras.layers.Lambda(lambda t: keras.ops.square(t), name="squares"),
+    ])
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(model, str(tmp_path / "m"), route="cross-backend")
+    message = str(info.value)
+    assert "Lambda layer 'squares'" in message
+    assert "global name(s) keras" in message
+    assert "can't take the cross-backend route" in message
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_lambda_capturing_a_module_cannot_take_the_cross_route(tmp_path):
+    def make(ops, scale):
+        return lambda t: ops.square(t) * scale  # ops: a module, in a closure
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(make(keras.ops, 2.0), name="sq")])
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+    message = str(info.value)
+    assert "Lambda layer 'sq' wraps a Python lambda that uses the captured name(s) ops" in message
+    assert "scale" not in message.split("Keras saves")[0]  # a number survives saving
+
+
+def test_a_lambda_of_its_argument_only_takes_the_cross_route(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda t: t * t + 1.0)])
+    report = kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
+    assert report.verified and report.max_relative_error <= 1e-4
+
+
+def test_a_model_reloaded_without_its_weights_is_refused_with_keras_advice(tmp_path):
+    # Reloaded from its .keras file, the model has no weights; exported, it
+    # would get fresh random ones.
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(
+            zoo.two_inputs(), str(tmp_path / "m.onnx"), format="onnx", route="cross-backend",
+            input_signature=[(None, 3), (None, 4)],
+        )
+    message = str(info.value)
+    assert "the model reloaded from its .keras file has 0 weights, the original 2" in message
+    assert "build_from_config" in message
+    assert "register_keras_serializable" not in message
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_worker_failure_carries_its_last_error_line_and_stays_quiet(tmp_path, capfd):
     with pytest.raises(errors.RouteError) as info:
         kerasexport.export(
@@ -153,6 +281,20 @@ def test_a_worker_failure_carries_its_last_error_line_and_stays_quiet(tmp_path, 
     assert "FailsToReload refuses to be rebuilt" in message.split("Worker's last error: ")[1]
     assert "Traceback" not in capfd.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="needs a model the TF backend cannot call")
+def test_a_worker_failure_inside_a_layer_names_the_layers_error(tmp_path):
+    # Keras wraps errors raised in `call()`: the first line names the layer,
+    # the error's own text follows, and the last lines list the arguments.
+    with pytest.raises(errors.RouteError) as info:
+        kerasexport.export(
+            zoo.fails_on_tensorflow(), str(tmp_path / "m.onnx"), format="onnx", route="cross-backend",
+        )
+    last_error = str(info.value).split("Worker's last error: ")[1]
+    assert last_error.startswith(
+        "ValueError: FailsOnTensorFlow refuses the tensorflow backend (in FailsOnTensorFlow.call())"
+    )
 
 
 def test_verbose_shows_the_worker_output(tmp_path, capfd):

@@ -122,3 +122,43 @@ def test_unbuilt_model_without_signature_is_a_model_error():
 def test_an_unreadable_leaf_is_explained(small_model):
     with pytest.raises(errors.SignatureError, match="Cannot read 'abc'"):
         signature.normalize(small_model, "abc")
+
+
+# subclassed models with several positional inputs ----------------------------
+
+
+class TwoInputs(keras.Model):
+    """`call()` takes two tensors; Keras records the first one's shape only."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, a, b, training=None):
+        return self.dense(keras.ops.concatenate([a, b], axis=-1))
+
+
+def test_several_positional_inputs_cannot_be_inferred_and_say_what_to_pass(tmp_path):
+    import kerasexport
+
+    model = TwoInputs()
+    model(np.zeros((2, 3), "float32"), np.zeros((2, 4), "float32"))
+    with pytest.raises(errors.SignatureError) as info:
+        kerasexport.export(model, str(tmp_path / "m.onnx"), format="onnx")
+    message = str(info.value)
+    assert "call() takes 2 positional inputs (a, b)" in message
+    assert "only the first, a, with shape (None, 3)" in message
+    assert "Pass `input_signature` with one shape per input" in message
+    assert tmp_path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_several_positional_inputs_export_with_a_signature(tmp_path):
+    import kerasexport
+
+    model = TwoInputs()
+    model(np.zeros((2, 3), "float32"), np.zeros((2, 4), "float32"))
+    report = kerasexport.export(
+        model, str(tmp_path / "m.onnx"), format="onnx", route="native",
+        input_signature=[(None, 3), (None, 4)],
+    )
+    assert report.verified and report.max_relative_error <= 1e-4

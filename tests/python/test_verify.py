@@ -85,3 +85,28 @@ def test_graph_prefixes_and_suffixes_do_not_hide_names():
     assert verify.relative_error({"a": a, "b": b}, actual) == 0.0
     # Same shapes, names swapped: a positional pairing would report an error.
     assert verify.relative_error({"a": a, "b": b}, {"x/b:0": b, "x/a:0": a}) == 0.0
+
+
+def test_a_half_precision_model_is_told_its_own_rounding(tmp_path):
+    keras.utils.set_random_seed(3)
+    x = keras.Input((4,))
+    h = keras.layers.Dense(5, activation="tanh", dtype="mixed_float16", name="half")(x)
+    model = keras.Model(x, keras.layers.Dense(2, dtype="float32")(h))
+    specs = signature.normalize(model, None)
+
+    def rounded_differently(args):  # as another float16 runtime would
+        return verify.model_outputs(model, args) * (1 + 5e-4)
+
+    with pytest.raises(errors.VerificationError) as info:
+        verify.check(model, rounded_differently, specs)
+    message = str(info.value)
+    assert "computes in float16 (layer 'half', dtype policy mixed_float16)" in message
+    assert "rtol=1e-2" in message
+    assert verify.check(model, rounded_differently, specs, rtol=1e-2) <= 1e-3
+
+
+def test_a_float32_model_is_not_told_about_half_precision(small_model):
+    specs = signature.normalize(small_model, None)
+    with pytest.raises(errors.VerificationError) as info:
+        verify.check(small_model, lambda args: verify.model_outputs(small_model, args) * 1.01, specs)
+    assert "float16" not in str(info.value)

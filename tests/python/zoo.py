@@ -28,6 +28,26 @@ class ScaledMLP(keras.Model):
         return {**super().get_config(), "units": self.units, "scale": self.scale}
 
 
+@keras.saving.register_keras_serializable(package="kerasexport_zoo")
+class TwoInputMLP(keras.Model):
+    """Registered, but `call()` takes two tensors: Keras cannot rebuild it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.head = keras.layers.Dense(2)
+
+    def call(self, a, b):
+        return self.head(keras.ops.concatenate([a, b], axis=-1))
+
+
+def two_inputs():
+    import numpy as np
+
+    model = TwoInputMLP()
+    model(np.zeros((1, 3), "float32"), np.zeros((1, 4), "float32"))
+    return model
+
+
 class UnregisteredMLP(keras.Model):
     """The same model without registration: it cannot be reloaded by name."""
 
@@ -49,6 +69,38 @@ class FailsToReload(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         raise ValueError("FailsToReload refuses to be rebuilt")
+
+
+@keras.saving.register_keras_serializable(package="kerasexport_zoo")
+class FailsOnTensorFlow(keras.layers.Layer):
+    """Registered; its `call` raises under the TensorFlow backend only."""
+
+    def call(self, x):
+        if keras.backend.backend() == "tensorflow":
+            raise ValueError("FailsOnTensorFlow refuses the tensorflow backend")
+        return x * 1.0
+
+
+@keras.saving.register_keras_serializable(package="kerasexport_zoo")
+def scaled_tanh(x):
+    """A registered function: Keras saves it by name, as activation or Lambda."""
+    return keras.ops.tanh(x) * 2.0
+
+
+def unregistered_square(x):
+    return keras.ops.square(x)
+
+
+def with_functions():
+    """Registered functions only, no custom class."""
+    return keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(4, activation=scaled_tanh),
+        keras.layers.Lambda(scaled_tanh), keras.layers.Dense(2),
+    ])
+
+
+def fails_on_tensorflow():
+    return keras.Sequential([keras.Input((6,)), FailsOnTensorFlow(), keras.layers.Dense(2)])
 
 
 def fails_to_reload():
@@ -96,6 +148,14 @@ def dict_outputs():
     })
 
 
+def list_outputs():
+    # A list, not a dict: outputs are paired by position. Same shapes, and
+    # names that sort the other way, so no other rule can pair them.
+    x = keras.Input((5,), name="x")
+    h = keras.layers.Dense(8, activation="relu")(x)
+    return keras.Model(x, [keras.layers.Dense(2, name="zeta")(h), keras.layers.Dense(2, name="alpha")(h)])
+
+
 def cnn():
     return keras.Sequential([
         keras.Input((16, 16, 3)),
@@ -136,6 +196,21 @@ def embedding():
     ])
 
 
+def augmented():
+    # Keras's image tutorials put augmentation layers inside the model: they
+    # must be identity in the artifact, as in `model(x, training=False)`.
+    return keras.Sequential([
+        keras.Input((12, 12, 3)),
+        keras.layers.RandomFlip(),
+        keras.layers.RandomRotation(0.2),
+        keras.layers.RandomZoom(0.2),
+        keras.layers.Rescaling(1 / 255.0),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3),
+    ])
+
+
 def mobilenet():
     return keras.applications.MobileNetV3Small(
         input_shape=(64, 64, 3), weights=None, classes=5, include_preprocessing=True,
@@ -164,11 +239,13 @@ MODELS = {
     "functional_dict_called": functional_dict_called,
     "functional_dict_never_called": functional_dict_never_called,
     "dict_outputs": dict_outputs,
+    "list_outputs": list_outputs,
     "cnn": cnn,
     "unknown_spatial": unknown_spatial,
     "lstm": lstm,
     "embedding": embedding,
     "mobilenet": mobilenet,
+    "augmented": augmented,
     "subclassed": subclassed,
 }
 
@@ -189,11 +266,13 @@ INPUTS = {
     "functional_dict_called": lambda rng, b: {"features": _floats(rng, b, 4), "ids": _ints(rng, 13, b, 6)},
     "functional_dict_never_called": lambda rng, b: {"features": _floats(rng, b, 4), "ids": _ints(rng, 13, b, 6)},
     "dict_outputs": lambda rng, b: _floats(rng, b, 5),
+    "list_outputs": lambda rng, b: _floats(rng, b, 5),
     "cnn": lambda rng, b: _floats(rng, b, 16, 16, 3),
     "unknown_spatial": lambda rng, b: _floats(rng, b, 12, 20, 3),
     "lstm": lambda rng, b: _floats(rng, b, 7, 3),
     "embedding": lambda rng, b: _ints(rng, 20, b, 9),
     "mobilenet": lambda rng, b: _floats(rng, b, 64, 64, 3),
+    "augmented": lambda rng, b: rng.uniform(0, 255, (b, 12, 12, 3)).astype("float32"),
     "subclassed": lambda rng, b: _floats(rng, b, 6),
 }
 

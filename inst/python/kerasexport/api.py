@@ -148,7 +148,7 @@ def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, opti
             error = seconds = None
             if verify:
                 started = time.perf_counter()
-                error = verify_lib.check(model, _runner(fmt, path), specs, rtol)
+                error = verify_lib.check(model, _runner(fmt, path, specs), specs, rtol)
                 seconds = time.perf_counter() - started
             return route, error, seconds
         except Exception as exc:
@@ -179,7 +179,10 @@ def _combined(failures):
             f"The {route.name} route failed: {routes.describe(exc)}"
         )
     for earlier, earlier_exc in failures[:-1]:
-        text += f" (Tried first: the {earlier.name} route, which failed with {routes.describe(earlier_exc)}.)"
+        if routes.describe(earlier_exc) == routes.describe(exc):
+            text += f" (The {earlier.name} route failed the same way first.)"
+        else:
+            text += f" (Tried first: the {earlier.name} route, which failed with {routes.describe(earlier_exc)}.)"
     if len(failures) == 1 and cls is type(exc):
         return exc
     return cls(text)
@@ -192,11 +195,12 @@ def _clear(path):
         os.remove(path)
 
 
-def _runner(fmt, path):
+def _runner(fmt, path, specs):
     """A function running the artifact at `path` on positional args.
 
     Raises:
-        VerificationError: when the artifact's runtime cannot load it.
+        VerificationError: when the artifact's runtime cannot load it, or an
+            ONNX file asks for more inputs than `specs` describe.
     """
     try:
         if fmt.FORMAT == "onnx":
@@ -208,13 +212,32 @@ def _runner(fmt, path):
         else:
             loaded = fmt.load(path)
     except Exception as exc:
+        why = fmt.describe_load_failure(path, exc) if fmt.FORMAT == "onnx" else routes.describe(exc)
         raise errors.VerificationError(
-            f"The exported artifact could not be loaded by its runtime: "
-            f"{routes.describe(exc)}"
+            f"The exported artifact could not be loaded by its runtime: {why}"
         ) from exc
     if fmt.FORMAT == "onnx":
+        _check_onnx_inputs(loaded, specs)
         return lambda args: fmt.run(loaded, signature_lib.flat_specs(args))
     return lambda args: fmt.run(loaded, args)
+
+
+def _check_onnx_inputs(session, specs):
+    """Refuse an ONNX graph whose extra inputs no caller could feed."""
+    names = [i.name for i in session.get_inputs()]
+    flat = signature_lib.flat_specs(specs)
+    if len(names) <= len(flat):
+        return
+    count = len(flat)
+    extra = [n for n in names if n not in {s.name for s in flat}][-(len(names) - count):]
+    raise errors.VerificationError(
+        f"The ONNX file takes {len(names)} inputs, the model {count}: the "
+        f"converter made graph inputs without values of {', '.join(extra[:5])}"
+        f"{' and more' if len(extra) > 5 else ''}, tensors the traced model "
+        "captured instead of holding them as variables. tf2onnx does this with "
+        "the mean and variance of an adapted Normalization layer. Export with "
+        "format='tf_saved_model', or to ONNX from the JAX or PyTorch backend."
+    )
 
 
 def _dict_output_names(model):

@@ -29,12 +29,14 @@ Backends: TensorFlow and JAX. Keras's archive on the PyTorch backend needs
 """
 
 import dataclasses
+import inspect
 import keyword
 import os
 import time
 
 from kerasexport import atomic
 from kerasexport import errors
+from kerasexport import formats
 from kerasexport import quiet
 from kerasexport import scrub
 from kerasexport import signature as signature_lib
@@ -362,9 +364,12 @@ class ExportArchive:
         for resource in self._tracked:
             archive.track(resource)
         for endpoint in self._endpoints.values():
+            fn = endpoint.fn
+            if endpoint.reference is not None and endpoint.specs is not None:
+                fn = _in_inference_mode(fn)
             try:
                 decorated = archive.add_endpoint(
-                    endpoint.name, endpoint.fn, endpoint.specs, **endpoint.options
+                    endpoint.name, fn, endpoint.specs, **endpoint.options
                 )
                 if endpoint.specs is not None:
                     decorated.get_concrete_function()  # trace now, name the culprit
@@ -473,6 +478,26 @@ def _model_behind(fn):
     if isinstance(owner, keras.layers.Layer) and getattr(fn, "__name__", None) in ("call", "__call__"):
         return owner, fn
     return None, fn
+
+
+def _in_inference_mode(fn):
+    """`fn`, whose layer calls are traced with ``training=False``.
+
+    An endpoint with a reference model computes that model in inference
+    mode. Traced without `training`, augmentation layers (`RandomFlip`, ...)
+    fall back to their training default; and TensorFlow traces each endpoint
+    again when it saves it, so the mode must come with the function.
+    """
+
+    def inference(*args, **kwargs):
+        with formats.inference_mode():
+            return fn(*args, **kwargs)
+
+    try:
+        inference.__signature__ = inspect.signature(fn)  # the JAX exporter reads it
+    except (TypeError, ValueError):
+        pass
+    return inference
 
 
 def _check_reference(reference):

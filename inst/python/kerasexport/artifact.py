@@ -462,14 +462,16 @@ def _load_onnx(path, providers, session_options):
         ) from exc
     except Exception as exc:
         hint = "Expected a SavedModel directory or an .onnx file."
-        if path.endswith((".keras", ".h5")):
+        if onnx_format.undefined_operations(path):
+            hint = ""  # An ONNX file after all: the description says what to do.
+        elif path.endswith((".keras", ".h5")):
             hint = (
                 "This looks like a saved Keras model, not an exported artifact: "
                 "export it first (kerasexport.export(); R: export_savedmodel())."
             )
         raise errors.ArtifactError(
             f"{path!r} is not an ONNX model onnxruntime can load: "
-            f"{type(exc).__name__}: {str(exc).strip()[:300]}. {hint}"
+            f"{onnx_format.describe_load_failure(path, exc)} {hint}".rstrip()
         ) from exc
     inputs = tuple(_onnx_info(i) for i in session.get_inputs())
     outputs = tuple(_onnx_info(o) for o in session.get_outputs())

@@ -33,10 +33,22 @@ _FIX = (
     "importable module (not a script, notebook or R session); import that "
     "module before exporting."
 )
+_FIX_FUNCTION = (
+    "Define the function with `def` in an importable module (not a script, "
+    "notebook or R session), decorate it with "
+    "`@keras.saving.register_keras_serializable(package=\"...\")`, and import "
+    "that module before exporting; wrap a Keras function such as "
+    "`keras.ops.square` in such a function of your own."
+)
 
 
 def custom_modules(model):
-    """Modules defining the model's non-Keras classes, checked for reloading.
+    """Modules defining the model's non-Keras classes and functions.
+
+    Checks that the worker can rebuild them: classes and functions must be
+    registered with Keras and importable, and the Python lambdas of `Lambda`
+    layers (saved as bytecode, without their globals) must use no global
+    name.
 
     Args:
         model: a `keras.Model`.
@@ -45,9 +57,17 @@ def custom_modules(model):
         A sorted list of module names the worker must import.
 
     Raises:
-        RouteError: when a class is not registered with Keras, or is defined
-            in ``__main__`` (which the worker cannot import).
+        RouteError: when a class or function is not registered with Keras,
+            is defined in ``__main__`` (which the worker cannot import), or a
+            lambda needs globals.
     """
+    modules = _class_modules(model) | _function_modules(model)
+    for layer in model._flatten_layers(include_self=True):
+        _check_lambdas(layer)
+    return sorted(modules)
+
+
+def _class_modules(model):
     import keras
 
     modules = set()
@@ -71,7 +91,125 @@ def custom_modules(model):
                 f"cross-backend route. {_FIX}"
             )
         modules.add(cls.__module__)
-    return sorted(modules)
+    return modules
+
+
+def _function_modules(model):
+    """Modules of the functions the model's config names (activations, Lambdas)."""
+    import keras
+
+    try:
+        config = keras.saving.serialize_keras_object(model)
+    except Exception:
+        return set()  # `write()` reports the failure to save, in its words.
+    modules = set()
+    for name, layer_name in _saved_function_names(config):
+        function = keras.saving.get_registered_object(name)
+        where = f"The model's layer {layer_name!r} uses"
+        if function is None:
+            raise errors.RouteError(
+                f"{where} {_function_label(model, name)}, which is not registered with "
+                "Keras: a .keras file names it, and the worker process that "
+                "reloads the model cannot find it by that name, so the model "
+                f"can't take the cross-backend route. {_FIX_FUNCTION}"
+            )
+        if function.__module__ == "__main__" or "<locals>" in function.__qualname__:
+            raise errors.RouteError(
+                f"{where} the function {function.__module__}.{function.__qualname__}, defined "
+                "where a worker process cannot import it, so the model can't "
+                f"take the cross-backend route. {_FIX_FUNCTION}"
+            )
+        modules.add(function.__module__)
+    return modules
+
+
+def _saved_function_names(config, layer_name=None):
+    """(function name, layer name) for each function a saved config names."""
+    if isinstance(config, dict):
+        inner = config.get("config")
+        if config.get("class_name") == "function" and isinstance(inner, str):
+            if str(config.get("module")).split(".")[0] != "keras":  # Keras finds its own
+                yield inner, layer_name
+            return
+        if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+            layer_name = inner["name"]
+        for key, value in config.items():
+            if key != "compile_config":  # the worker loads with compile=False
+                yield from _saved_function_names(value, layer_name)
+    elif isinstance(config, (list, tuple)):
+        for value in config:
+            yield from _saved_function_names(value, layer_name)
+
+
+def _function_label(model, name):
+    """The model's function saved as `name`, in words, for messages."""
+    for layer in model._flatten_layers(include_self=True):
+        for value in vars(layer).values():
+            if getattr(value, "__name__", None) == name and callable(value):
+                if value.__module__.split(".")[0] == "rpytools":
+                    return "an R function (passed through reticulate)"
+                return f"the function {value.__module__}.{value.__qualname__}"
+    return f"the function {name!r}"
+
+
+def _check_lambdas(layer):
+    """Refuse Python lambdas the worker cannot run: those using globals."""
+    import keras
+
+    if not isinstance(layer, keras.layers.Lambda):
+        return
+    for function in (layer.function, getattr(layer, "_output_shape", None), getattr(layer, "mask", None)):
+        if getattr(function, "__name__", None) != "<lambda>":
+            continue
+        names = _global_names(function.__code__)
+        captured = _captured_objects(function)
+        if names or captured:
+            uses = " and ".join(
+                f"the {kind} name(s) {', '.join(found)}"
+                for kind, found in (("global", names), ("captured", captured)) if found
+            )
+            raise errors.RouteError(
+                f"The model's Lambda layer {layer.name!r} wraps a Python lambda "
+                f"that uses {uses}. Keras saves a lambda as bytecode, without "
+                "its globals and with captured values as plain data, so the "
+                "worker process cannot run it, and the model can't take the "
+                f"cross-backend route. {_FIX_FUNCTION}"
+            )
+
+
+def _captured_objects(function):
+    """Names of closure variables holding more than plain data (modules, objects)."""
+    plain = (bool, int, float, complex, str, bytes, type(None))
+
+    def is_plain(value):
+        if isinstance(value, (list, tuple)):
+            return all(is_plain(v) for v in value)
+        return isinstance(value, plain)
+
+    names = []
+    for name, cell in zip(function.__code__.co_freevars, function.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if not is_plain(value):
+            names.append(name)
+    return sorted(names)
+
+
+def _global_names(code):
+    """Global names a code object (or one nested in it) loads, builtins aside."""
+    import builtins
+    import dis
+
+    names = {
+        i.argval for i in dis.get_instructions(code)
+        if i.opname in ("LOAD_GLOBAL", "LOAD_NAME") and not hasattr(builtins, i.argval)
+    }
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            names |= set(_global_names(const))
+    return sorted(names)
 
 
 def write(model, path, format, signature, verbose, options):
@@ -103,7 +241,7 @@ def write(model, path, format, signature, verbose, options):
     request = {
         "model": model_file, "output": path, "format": format,
         "signature": signature_lib.to_json(signature), "options": options,
-        "verbose": bool(verbose), "imports": imports,
+        "verbose": bool(verbose), "imports": imports, "weights": len(model.weights),
         "result": os.path.join(work_dir, _RESULT_FILE),
     }
     request_file = os.path.join(work_dir, _REQUEST_FILE)
@@ -148,7 +286,9 @@ def _failure_message(result, completed):
     else:
         what = "failed"
     message = f"The cross-backend route failed: the worker process {what}. Worker's last error: {last}"
-    if stage in ("import", "load"):
+    if last.startswith("WeightsLost: "):
+        message += " The model can't take the cross-backend route."
+    elif stage in ("import", "load"):
         message += f" The model can't take the cross-backend route. {_FIX}"
     return message + " Pass `verbose=True` to see the worker's full output."
 

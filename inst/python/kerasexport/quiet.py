@@ -96,8 +96,24 @@ def _descriptors_captured(tail_lines=20):
 
         yield tail
     finally:
+        _flush_c_streams()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for fd in saved:
             os.close(fd)
         sink.close()
+
+
+def _flush_c_streams():
+    """Flush C stdio, so what C and C++ code printed lands in the capture.
+
+    torch's exporter prints through C stdio, which buffers fully when the
+    process's stdout is not a terminal (R's console when piped, a log file);
+    left in the buffer, it would be written after the descriptors are back.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass

@@ -18,6 +18,7 @@ runs, so they never trigger the fallback.
 """
 
 import dataclasses
+import re
 
 from kerasexport import errors
 
@@ -107,10 +108,33 @@ def fallback(route, native_error):
     )
 
 
+# Keras wraps an error raised inside a layer's `call()`: this line first, the
+# error's own text next (in bold), then the arguments the layer received.
+_KERAS_WRAPPER = re.compile(r"^Exception encountered when calling (\S+?)\.?$")
+_KERAS_CAUSE = "Exception encountered: "
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def describe(exc):
-    """One line for an exception: its class and the first line of its text."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    """One line for an exception: its class and the first line of its text.
+
+    For an error Keras wrapped on its way out of a layer's `call()`, the line
+    is the error's own text, followed by the layer that raised it.
+    """
+    lines = [_ANSI.sub("", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    wrapper = _KERAS_WRAPPER.match(lines[0]) if len(lines) > 1 else None
+    if wrapper:
+        lines = lines[1:]
+    if len(lines) > 1 and lines[0].endswith("Error encountered:"):
+        lines = lines[1:]  # Keras's symbolic call: "Could not ... infer the output shape"
+    causes = [line for line in lines if line.startswith(_KERAS_CAUSE)]
+    if causes and "could not be deserialized properly" in lines[0]:
+        # Keras's loader nests one such message per enclosing object.
+        lines = [causes[-1][len(_KERAS_CAUSE):]]
     text = lines[0] if lines else ""
+    if wrapper:
+        text += f" (in {wrapper.group(1)})"
     if len(text) > 300:
         text = text[:297] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

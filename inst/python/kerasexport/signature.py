@@ -353,12 +353,52 @@ def _infer(model):
             "`input_signature`."
         )
     try:
-        return export_utils.get_input_signature(model)
+        specs = export_utils.get_input_signature(model)
     except ValueError as exc:
         raise errors.ModelError(
             f"Cannot infer the input signature: {exc} Call the model on data "
             "once, or pass `input_signature`."
         ) from exc
+    _check_positional_inputs(model, specs)
+    return specs
+
+
+def _check_positional_inputs(model, specs):
+    """Refuse an inferred signature that misses some of `call()`'s inputs.
+
+    Keras builds a subclassed model from the shape of the first argument of
+    `call()` only, so for `call(self, a, b)` it infers one spec, and every
+    exporter then fails with "missing a required argument: 'b'".
+    """
+    import inspect
+
+    import keras
+
+    if _model_inputs(model) is not None:
+        return  # Functional and Sequential models take one argument.
+    try:
+        parameters = inspect.signature(model.call).parameters.values()
+    except (TypeError, ValueError):
+        return
+    required = [
+        p.name for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.default is p.empty and p.name not in ("training", "mask")
+    ]
+    if len(required) <= len(specs):
+        return
+    first = specs[0]
+    known = (
+        f"{required[0]}, with shape {tuple(first.shape)}"
+        if isinstance(first, keras.InputSpec) else required[0]
+    )
+    raise errors.SignatureError(
+        f"The model's call() takes {len(required)} positional inputs "
+        f"({', '.join(required)}), but Keras recorded the shape of only the "
+        f"first, {known}, when the model was built, so the input signature "
+        "cannot be inferred. Pass `input_signature` with one shape per input, "
+        f"in call()'s order (a list of {len(required)})."
+    )
 
 
 def flat_specs(signature):

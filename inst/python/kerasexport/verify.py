@@ -193,7 +193,35 @@ def check(model, run_artifact, signature, rtol=DEFAULT_RTOL):
             raise errors.VerificationError(
                 f"The exported artifact does not reproduce the model: relative "
                 f"error {error:.3g} at batch size {batch_size}, above the "
-                f"tolerance {rtol:g}. Nothing was written. Raise `rtol` if this "
-                "difference is acceptable, or report the model."
+                f"tolerance {rtol:g}. Nothing was written. "
+                f"{_half_precision_hint(model, error) or _RAISE_RTOL}"
             )
     return worst
+
+
+_RAISE_RTOL = "Raise `rtol` if this difference is acceptable, or report the model."
+# Relative rounding of one operation, and a tolerance that allows for a chain.
+_HALF_PRECISION = {"float16": (1e-3, "1e-2"), "bfloat16": (8e-3, "5e-2")}
+
+
+def _half_precision_hint(model, error):
+    """What to say when the model computes in 16-bit floats and `error` fits that.
+
+    Two runtimes rounding each float16 operation differently disagree by
+    about 1e-3; the default tolerance is for float32.
+    """
+    for layer in model._flatten_layers(include_self=False):
+        dtype = getattr(layer, "compute_dtype", None)
+        if dtype not in _HALF_PRECISION:
+            continue
+        unit, tolerance = _HALF_PRECISION[dtype]
+        if error > 10 * float(tolerance):
+            return None  # Too far off to be rounding.
+        policy = getattr(getattr(layer, "dtype_policy", None), "name", dtype)
+        return (
+            f"The model computes in {dtype} (layer {layer.name!r}, dtype policy "
+            f"{policy}), whose rounding alone is about {unit:g} relative, so "
+            f"runtimes differ by more than the default tolerance: pass "
+            f"rtol={tolerance} to accept that."
+        )
+    return None

@@ -15,6 +15,7 @@ import importlib
 import json
 import sys
 import traceback
+import warnings
 
 
 def run(request):
@@ -22,7 +23,8 @@ def run(request):
 
     Args:
         request: `dict` with keys `model`, `output`, `format`, `signature`,
-            `options`, `verbose` and `imports`.
+            `options`, `verbose`, `imports` and `weights` (how many weights
+            the original model has; a reloaded model with fewer is refused).
 
     Returns:
         `dict`: `{"ok": True}` or `{"ok": False, "stage": str, "error": str}`.
@@ -37,19 +39,41 @@ def run(request):
         from kerasexport import formats
         from kerasexport import signature as signature_lib
 
-        model = keras.saving.load_model(request["model"], compile=False, safe_mode=False)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            model = keras.saving.load_model(request["model"], compile=False, safe_mode=False)
+        _check_weights(model, request.get("weights"), seen)
         stage = "export"
         specs = signature_lib.from_json(request["signature"])
         fmt = formats.get(request["format"])
         fmt.write(model, request["output"], specs, request.get("verbose"), **request.get("options", {}))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        from kerasexport import routes
+
         traceback.print_exc()
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        return {
-            "ok": False, "stage": stage,
-            "error": f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": "),
-        }
+        return {"ok": False, "stage": stage, "error": routes.describe(exc)}
     return {"ok": True}
+
+
+class WeightsLost(RuntimeError):
+    """The reloaded model lacks weights the original has."""
+
+
+def _check_weights(model, expected, seen):
+    """Refuse a model that came back with fewer weights than it left with.
+
+    Keras reloads without complaint a model whose `build_from_config()`
+    cannot build it (a subclassed model whose `call()` takes several
+    tensors): it only warns. Exported, such a model gets fresh random weights.
+    """
+    if expected is None or len(model.weights) >= expected:
+        return
+    said = [str(w.message).split("\n")[0] for w in seen if "build" in str(w.message)]
+    raise WeightsLost(
+        f"the model reloaded from its .keras file has {len(model.weights)} "
+        f"weights, the original {expected}. "
+        + (f"Keras said: {said[0]}" if said else "Keras could not build it again.")
+    )
 
 
 def main(argv=None):

@@ -1,5 +1,10 @@
 """ONNX: written by Keras's exporter, run by onnxruntime."""
 
+import os
+import re
+
+from kerasexport import formats
+
 FORMAT = "onnx"
 IS_DIRECTORY = False
 SUFFIX = ".onnx"
@@ -15,12 +20,51 @@ _MAX_INLINE_BYTES = 2**31 - 1
 
 
 def write(model, path, input_signature, verbose, **options):
-    """Export `model` to ONNX at `path` with Keras (weights may be beside it)."""
+    """Export `model` to ONNX at `path` with Keras, in inference mode.
+
+    The weights may be left beside the file (see `finish`).
+    """
     from keras.src.export import onnx
 
-    onnx.export_onnx(
-        model, path, verbose=bool(verbose), input_signature=input_signature, **options
-    )
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        _teach_tf2onnx_erfc()
+    with formats.inference_mode():
+        onnx.export_onnx(
+            model, path, verbose=bool(verbose), input_signature=input_signature, **options
+        )
+
+
+def _teach_tf2onnx_erfc():
+    """Give tf2onnx a translation of `Erfc`, as ``1 - Erf(x)``.
+
+    TensorFlow's exact GELU (Keras's default `gelu`, in every transformer
+    block) is ``0.5 * x * erfc(-x / sqrt(2))``; tf2onnx has no handler for
+    `Erfc`, copies it into the graph as it is, and no runtime can run the
+    file. ONNX defines `Erf`. Registered once per process, and only if
+    tf2onnx does not translate `Erfc` itself.
+    """
+    from tf2onnx import handler
+
+    if any("Erfc" in ops for versions in handler.tf_op.get_opsets().values() for ops in versions):
+        return
+    import numpy as np
+    from tf2onnx import utils
+
+    @handler.tf_op("Erfc")
+    class _Erfc:
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):
+            node.type = "Erf"
+            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.output[0]))
+            one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=dtype))
+            complement = ctx.insert_new_node_on_output(
+                "Sub", node.output[0], name=utils.make_name(node.name),
+                inputs=[one.output[0], node.output[0]],
+            )
+            ctx.copy_shape(node.output[0], complement.output[0])
+            ctx.set_dtype(complement.output[0], ctx.get_dtype(node.output[0]))
 
 
 def finish(path, output_names=None):
@@ -122,6 +166,71 @@ def _name_outputs(model, names):
     for output in outputs:
         output.name = renamed[output.name]
     return True
+
+
+def describe_load_failure(path, exc):
+    """Why onnxruntime could not load the file at `path`, in one line.
+
+    Converters copy an operation they cannot translate into the graph as it
+    is (tf2onnx: lookup tables, string and hashing ops, `Erfc` of GELU,
+    `Bitcast` of argmax); onnxruntime's message then names a node and a
+    temporary path. This names the operations instead.
+
+    Args:
+        path: `str`, the ONNX file.
+        exc: the exception onnxruntime raised.
+
+    Returns:
+        `str`, without `path`.
+    """
+    undefined = undefined_operations(path)
+    if undefined:
+        shown = ", ".join(f"{op} (node {name!r})" for op, name in undefined[:5])
+        more = f" and {len(undefined) - 5} more" if len(undefined) > 5 else ""
+        return (
+            f"the file uses operations ONNX does not define: {shown}{more}. "
+            "The converter copied them from the traced graph because it has "
+            "no ONNX translation for them, and no ONNX runtime can run them. "
+            "Export this model with format='tf_saved_model', which keeps them."
+        )
+    text = _LOAD_PREFIX.sub("", str(exc)).replace(path, os.path.basename(path))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def undefined_operations(path):
+    """(operation, node name) of the nodes whose operation ONNX does not define.
+
+    Looks at the default domain only (custom domains are the runtime's
+    business), in the graph and its subgraphs; one node per operation.
+    """
+    import onnx
+
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception:
+        return []
+    found = {}
+    for node in _nodes(model.graph):
+        if node.domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type):
+            found.setdefault(node.op_type, node.name)
+    return sorted(found.items())
+
+
+def _nodes(graph):
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                yield from _nodes(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _nodes(subgraph)
+
+
+# onnxruntime starts its load errors with "Load model from <path> failed:".
+_LOAD_PREFIX = re.compile(r"Load model from .*? failed:\s*")
+
 
 
 def load(path, providers=None, session_options=None):

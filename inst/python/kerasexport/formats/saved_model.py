@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from kerasexport import formats
+
 FORMAT = "tf_saved_model"
 IS_DIRECTORY = True
 ENDPOINT = "serve"
@@ -15,12 +17,13 @@ OPTIONS = {
 
 
 def write(model, path, input_signature, verbose, **options):
-    """Export `model` to a SavedModel directory at `path` with Keras."""
+    """Export `model` to a SavedModel directory at `path` with Keras, in inference mode."""
     from keras.src.export import saved_model
 
-    saved_model.export_saved_model(
-        model, path, verbose=bool(verbose), input_signature=input_signature, **options
-    )
+    with formats.inference_mode():
+        saved_model.export_saved_model(
+            model, path, verbose=bool(verbose), input_signature=input_signature, **options
+        )
 
 
 def finish(path, output_names=None):
