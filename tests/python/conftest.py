@@ -22,3 +22,30 @@ def small_model():
 
 def predict(model, x):
     return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
+
+
+@pytest.fixture(scope="session")
+def zoo_export(tmp_path_factory):
+    """`zoo_export(name, format)`: the zoo model and its verified artifact.
+
+    Each model is exported once per format and session, so the matrix
+    (reloading with the runtimes alone) and the fresh-process round trip
+    (reloading with `kerasexport.load`) check the same artifacts.
+
+    Returns:
+        A function returning `(model, path, report)`.
+    """
+    import kerasexport
+    import zoo
+
+    exported = {}
+
+    def export(name, format):
+        if (name, format) not in exported:
+            model = zoo.build(name)
+            directory = tmp_path_factory.mktemp(f"zoo-{name}-{format}")
+            path = str(directory / ("model.onnx" if format == "onnx" else "model"))
+            exported[name, format] = (model, path, kerasexport.export(model, path, format=format))
+        return exported[name, format]
+
+    return export

@@ -193,7 +193,7 @@ def _save_structure(path, x):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_every_zoo_model_round_trips_in_a_fresh_process(tmp_path, fmt):
+def test_every_zoo_model_round_trips_in_a_fresh_process(tmp_path, zoo_export, fmt):
     """Every model kind of the export matrix: export here, then load and
     predict in a process that never saw the model's code, compared with the
     model at two batch sizes."""
@@ -201,8 +201,7 @@ def test_every_zoo_model_round_trips_in_a_fresh_process(tmp_path, fmt):
 
     manifest, expected = [], {}
     for name in sorted(zoo.MODELS):
-        model = zoo.build(name)
-        path = export_or_skip(model, artifact_path(tmp_path, fmt, name), fmt)
+        model, path, _ = zoo_export(name, fmt)
         entry = {"name": name, "path": path, "batches": []}
         for batch in ZOO_BATCH_SIZES:
             x = zoo.inputs(name, batch, seed=batch)

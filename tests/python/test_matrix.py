@@ -10,7 +10,6 @@ import keras
 import numpy as np
 import pytest
 
-import kerasexport
 import zoo
 from kerasexport import routes
 
@@ -69,11 +68,8 @@ def assert_same(expected, actual):
 
 @pytest.mark.parametrize("name", sorted(zoo.MODELS))
 @pytest.mark.parametrize("format", FORMATS)
-def test_export_reload_and_compare(tmp_path, format, name):
-    model = zoo.build(name)
-    target = str(tmp_path / ("model.onnx" if format == "onnx" else "model"))
-
-    report = kerasexport.export(model, target, format=format)
+def test_export_reload_and_compare(zoo_export, format, name):
+    model, target, report = zoo_export(name, format)
 
     assert report.verified and report.max_relative_error <= RTOL
     if not routes.has_native(keras.backend.backend(), format):
