@@ -169,11 +169,14 @@ def bench_one(model, format, repeats, workdir, cross):
         ok = [(s, m) for s, m, e in values if not e]
         result[name] = {
             "median_s": statistics.median(s for s, _ in ok) if ok else None,
+            "min_s": min(s for s, _ in ok) if ok else None,
+            "max_s": max(s for s, _ in ok) if ok else None,
             "peak_mb": max(m for _, m in ok) / 2**20 if ok else None,
             "error": errors[0] if errors else None,
         }
     if routes.has_native(keras.backend.backend(), format):
-        result["our_own_part"] = {"median_s": our_own_part(model, format, target), "peak_mb": None, "error": None}
+        own_s, side_bytes = our_own_part(model, format, target)
+        result["our_own_part"] = {"median_s": own_s, "peak_mb": None, "error": None, "side_file_bytes": side_bytes}
     verifying = [(r.verify_seconds, 0, None) for r in reports]
     timed_apart = (("verification", verifying), ("gc_during_verified_export", gc_during_verified),
                    ("load_and_run_two_batches", load_and_run),
@@ -196,12 +199,20 @@ def our_own_part(model, format, target, runs=30, budget_s=5.0):
     finishing pass over an ONNX file (side files folded in, doc strings
     removed), on the very file Keras writes. Up to `runs` runs, fewer (at
     least 3) when they would take over `budget_s` seconds.
+
+    Returns:
+        The median seconds, and the bytes Keras's exporter left in side
+        files beside an ONNX file (which the finishing pass folds in).
     """
     fmt = formats.get(format)
     reference_dir = os.path.join(os.path.dirname(target), "reference")
     os.mkdir(reference_dir)
     # Same base name as the target: side files are found by relative name.
     model.export(os.path.join(reference_dir, os.path.basename(target)), format=format, verbose=False)
+    side_bytes = sum(
+        os.path.getsize(os.path.join(reference_dir, entry))
+        for entry in os.listdir(reference_dir) if entry != os.path.basename(target)
+    )
 
     def copy_of_keras_output(model, path, *args, **kwargs):
         for entry in os.listdir(reference_dir):
@@ -220,7 +231,7 @@ def our_own_part(model, format, target, runs=30, budget_s=5.0):
         fmt.write = real_write
         shutil.rmtree(reference_dir)
         _clear(target)
-    return statistics.median(times)
+    return statistics.median(times), side_bytes
 
 
 def _load_and_run(model, format, path):
