@@ -7,6 +7,9 @@
 #' or PyTorch. Each endpoint's inputs and outputs are read once, when the
 #' artifact is loaded; `print()` shows them and
 #' [predict()][predict.kerasexport_artifact] checks inputs against them.
+#' For a SavedModel, `print()` also says which endpoint `serving_default`
+#' repeats ("same as"): `serve` for a model's export, the first endpoint of
+#' an archive written by [write_out()].
 #'
 #' An artifact holds a Python object: it lives as long as the R session. Saved
 #' with [saveRDS()] and read back in a new session, it can still be printed,
@@ -80,6 +83,7 @@ new_artifact <- function(py, info) {
       name = e$name,
       kind = e$kind,
       serving_default = isTRUE(e$serving_default),
+      same_as = e$same_as,
       inputs = lapply(e$inputs, new_tensor_info),
       outputs = lapply(e$outputs, new_tensor_info)
     )
@@ -131,6 +135,7 @@ print.kerasexport_artifact <- function(x, ...) {
   }
   for (endpoint in x$endpoints) {
     marks <- c(
+      if (!is.null(endpoint$same_as)) "same as {.val {endpoint$same_as}}",
       if (endpoint$serving_default) "serving default",
       if (identical(endpoint$name, x$default_endpoint)) "used by {.fn predict}"
     )

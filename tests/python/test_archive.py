@@ -271,6 +271,8 @@ def test_load_lists_every_endpoint_and_predict_calls_each(tmp_path, dropout_mode
     artifact = kerasexport.load(target)
     assert list(artifact.endpoints) == ["call_inference", "call_training", "serving_default"]
     assert artifact.default_endpoint == "serving_default"
+    assert artifact.endpoints["serving_default"].same_as == "call_inference"
+    assert artifact.endpoints["call_training"].same_as is None
     x = data(16, 3)
     expected = predict(dropout_model, x)
     np.testing.assert_allclose(artifact.predict(x), expected, rtol=1e-5, atol=1e-6)  # the first endpoint
@@ -326,6 +328,7 @@ def test_an_endpoint_named_serving_default_keeps_its_name(tmp_path, three_featur
     archive.add_endpoint("serving_default", three_features)
     report = archive.write_out(str(tmp_path / "model"))
     assert report.serving_default == "serving_default"
+    assert kerasexport.load(str(tmp_path / "model")).endpoints["serving_default"].same_as is None
     loaded = reload(str(tmp_path / "model"))
     x = data(4, 3)
     np.testing.assert_allclose(call_serving_default(loaded, x)[0], predict(three_features, x), rtol=1e-5, atol=1e-6)

@@ -285,7 +285,9 @@ def test_saved_model_lists_every_signature_and_marks_serving_default(tmp_path):
         os.path.getsize(os.path.join(root, f))
         for root, _, files in os.walk(path) for f in files
     )
-    assert "serving_default (serving default, used by predict())" in str(artifact)
+    assert artifact.endpoints["serving_default"].same_as == "serve"
+    assert artifact.endpoints["serve"].same_as is None
+    assert "serving_default (same as serve, serving default, used by predict())" in str(artifact)
 
 
 def test_a_directory_without_saved_model_pb_is_an_artifact_error(tmp_path):

@@ -399,6 +399,8 @@ test_that("load_artifact() lists every endpoint of an archive and predict() call
   artifact <- load_artifact(path)
   expect_setequal(names(artifact$endpoints), c("call_inference", "call_training", "serving_default"))
   expect_identical(artifact$default_endpoint, "serving_default")
+  expect_identical(artifact$endpoints$serving_default$same_as, "call_inference")
+  expect_null(artifact$endpoints$call_training$same_as)
   x <- features(16, 3)
   expected <- model_predict(model, x)
   expect_lt(relative_error(predict(artifact, x), expected), 1e-5) # the first endpoint

@@ -2,9 +2,9 @@
 # `Artifact.describe()` would give it.
 fake_artifact <- function() {
   tensor <- function(name, dtype, shape) list(name = name, dtype = dtype, shape = shape)
-  endpoint <- function(name, serving_default) {
+  endpoint <- function(name, serving_default, same_as = NULL) {
     list(
-      name = name, kind = "signature", serving_default = serving_default,
+      name = name, kind = "signature", serving_default = serving_default, same_as = same_as,
       inputs = list(tensor("a", "float32", list(NULL, 4L)), tensor("b", "int8", list(NULL, 3L))),
       outputs = list(tensor("y", "float32", list(NULL, 2L)), tensor("z", "float32", NULL))
     )
@@ -12,7 +12,7 @@ fake_artifact <- function() {
   kerasexport:::new_artifact(NULL, list(
     path = "/models/two-inputs", format = "tf_saved_model", size = 12345,
     default_endpoint = "serving_default",
-    endpoints = list(endpoint("serve", FALSE), endpoint("serving_default", TRUE))
+    endpoints = list(endpoint("serve", FALSE), endpoint("serving_default", TRUE, same_as = "serve"))
   ))
 }
 
@@ -250,9 +250,11 @@ test_that("print() of a loaded SavedModel lists serve and serving_default", {
   expect_setequal(names(artifact$endpoints), c("serve", "serving_default"))
   expect_identical(artifact$default_endpoint, "serving_default")
   expect_true(artifact$endpoints$serving_default$serving_default)
+  expect_identical(artifact$endpoints$serving_default$same_as, "serve")
   expect_identical(artifact$endpoints$serve$inputs[[2]], list(name = "b", dtype = "int32", shape = c(NA, 3L)))
+  withr::local_options(cli.width = 200) # one line per endpoint
   output <- cli::cli_fmt(print(artifact))
-  expect_match(output, "Endpoint \"serving_default\" \\(serving default, used by `predict\\(\\)`\\)", all = FALSE)
+  expect_match(output, "Endpoint \"serving_default\" \\(same as \"serve\", serving default, used by `predict\\(\\)`\\)", all = FALSE)
   expect_match(output, "Input b: int32 \\(NA, 3\\)", all = FALSE)
 })
 

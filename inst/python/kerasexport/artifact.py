@@ -81,6 +81,9 @@ class Endpoint:
         outputs: tuple of `TensorInfo`, in output order.
         serving_default: `True` for the SavedModel's `serving_default`
             signature.
+        same_as: for `serving_default`, the other signature that runs the
+            same function (the archive's first endpoint, a model's `serve`),
+            or `None` when there is none or it cannot be told.
     """
 
     name: str
@@ -88,12 +91,14 @@ class Endpoint:
     inputs: tuple
     outputs: tuple
     serving_default: bool = False
+    same_as: str | None = None
 
     def describe(self):
         """A plain-dict form, for printing and for the R package."""
         return {
             "name": self.name, "kind": self.kind,
             "serving_default": self.serving_default,
+            "same_as": self.same_as,
             "inputs": [t.describe() for t in self.inputs],
             "outputs": [t.describe() for t in self.outputs],
         }
@@ -137,6 +142,8 @@ class Artifact:
                  "endpoints:"]
         for name, endpoint in self.endpoints.items():
             marks = []
+            if endpoint.same_as:
+                marks.append(f"same as {endpoint.same_as}")
             if endpoint.serving_default:
                 marks.append("serving default")
             if name == self.default_endpoint:
@@ -522,6 +529,9 @@ def _load_saved_model(path):
     callers = {}
     for name, fn in loaded.signatures.items():
         endpoints[name], callers[name] = _signature_endpoint(name, fn, tf)
+    twin = _serving_default_twin(loaded.signatures)
+    if twin is not None:
+        endpoints[SERVING_DEFAULT] = dataclasses.replace(endpoints[SERVING_DEFAULT], same_as=twin)
     for name in sorted(dir(loaded)):
         if name.startswith("_") or name in endpoints or name == "signatures":
             continue
@@ -540,6 +550,34 @@ def _load_saved_model(path):
         endpoints=endpoints, default_endpoint=default, runtime=loaded,
         callers=callers,
     )
+
+
+def _called_functions(fn):
+    """Names of the functions a signature's wrapper graph calls."""
+    try:
+        return frozenset(
+            op.get_attr("f").name for op in fn.graph.get_operations()
+            if op.type in ("StatefulPartitionedCall", "PartitionedCall")
+        )
+    except Exception:  # a graph we cannot read: say nothing rather than guess
+        return frozenset()
+
+
+def _serving_default_twin(signatures):
+    """The signature that `serving_default` duplicates, if one does.
+
+    Keras writes `serving_default` as a second signature over the first
+    endpoint's function; both wrappers then call the same traced function.
+    """
+    if SERVING_DEFAULT not in signatures:
+        return None
+    target = _called_functions(signatures[SERVING_DEFAULT])
+    if not target:
+        return None
+    for name, fn in signatures.items():
+        if name != SERVING_DEFAULT and _called_functions(fn) == target:
+            return name
+    return None
 
 
 def _spec_info(name, spec):
