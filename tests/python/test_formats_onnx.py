@@ -85,6 +85,43 @@ def write_model_with(path, op_type):
     onnx.save_model(model, path)
 
 
+def write_model_with_a_branch(path):
+    """`If(c)`: its then-branch holds a weight in a side file, a doc string
+    naming a source path and an operation ONNX does not define."""
+    then_node = helper.make_node("Erfc", ["W"], ["y_then"], name="inner/Erfc", doc_string="/home/me/then.py")
+    then_branch = helper.make_graph(
+        [then_node], "then", [], [helper.make_tensor_value_info("y_then", TensorProto.FLOAT, [4, 3])],
+        initializer=[numpy_helper.from_array(WEIGHTS, "W")],
+    )
+    else_branch = helper.make_graph(
+        [helper.make_node("Identity", ["V"], ["y_else"])], "else", [],
+        [helper.make_tensor_value_info("y_else", TensorProto.FLOAT, [4, 3])],
+        initializer=[numpy_helper.from_array(-WEIGHTS, "V")],
+    )
+    branch = helper.make_node("If", ["c"], ["y"], then_branch=then_branch, else_branch=else_branch)
+    graph = helper.make_graph(
+        [branch], "g", [helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save_model(model, path, save_as_external_data=True, location="weights.data", size_threshold=0)
+
+
+def test_finish_and_load_failures_reach_into_subgraphs(tmp_path):
+    path = str(tmp_path / "m.onnx")
+    write_model_with_a_branch(path)
+
+    onnx_format.finish(path, None)
+
+    assert os.listdir(tmp_path) == ["m.onnx"]
+    with open(path, "rb") as f:
+        assert b"/home/me" not in f.read()
+    branches = {a.name: a.g for a in onnx.load(path).graph.node[0].attribute}
+    np.testing.assert_array_equal(numpy_helper.to_array(branches["then_branch"].initializer[0]), WEIGHTS)
+    np.testing.assert_array_equal(numpy_helper.to_array(branches["else_branch"].initializer[0]), -WEIGHTS)
+    assert onnx_format.undefined_operations(path) == [("Erfc", "inner/Erfc")]
+
+
 def test_a_load_failure_names_the_operations_onnx_does_not_define(tmp_path):
     path = str(tmp_path / ".staging-m.onnx-pid1" / "m.onnx")
     os.makedirs(os.path.dirname(path))

@@ -38,22 +38,19 @@ def scrub_onnx_model(model):
     Returns:
         Whether `model` was changed.
     """
+    from kerasexport.formats.onnx import graphs
+
     changed = False
-    graphs = [model.graph] + [f for f in model.functions]
-    while graphs:
-        graph = graphs.pop()
-        if getattr(graph, "doc_string", ""):
-            graph.doc_string = ""
-            changed = True
-        for node in graph.node:
-            if node.doc_string:
-                node.doc_string = ""
+    for root in [model.graph, *model.functions]:
+        for graph in graphs(root):
+            if getattr(graph, "doc_string", ""):
+                graph.doc_string = ""
                 changed = True
-            changed |= _drop_trace_metadata(node.metadata_props)
-            for attribute in node.attribute:
-                if attribute.HasField("g"):
-                    graphs.append(attribute.g)
-                graphs.extend(attribute.graphs)
+            for node in graph.node:
+                if node.doc_string:
+                    node.doc_string = ""
+                    changed = True
+                changed |= _drop_trace_metadata(node.metadata_props)
     if model.doc_string:
         model.doc_string = ""
         changed = True

@@ -130,15 +130,21 @@ def _side_files(model):
     }
 
 
-def _initializers(graph):
-    """Initializers of `graph` and of its subgraphs (loops, branches)."""
-    yield from graph.initializer
-    for node in graph.node:
+def graphs(root):
+    """`root` (a graph or a function) and every subgraph in it (loops, branches)."""
+    yield root
+    for node in root.node:
         for attribute in node.attribute:
-            if attribute.g is not None and attribute.HasField("g"):
-                yield from _initializers(attribute.g)
+            if attribute.HasField("g"):
+                yield from graphs(attribute.g)
             for subgraph in attribute.graphs:
-                yield from _initializers(subgraph)
+                yield from graphs(subgraph)
+
+
+def _initializers(graph):
+    """Initializers of `graph` and of its subgraphs."""
+    for g in graphs(graph):
+        yield from g.initializer
 
 
 def _name_outputs(model, names):
@@ -212,20 +218,11 @@ def undefined_operations(path):
     except Exception:
         return []
     found = {}
-    for node in _nodes(model.graph):
-        if node.domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type):
-            found.setdefault(node.op_type, node.name)
+    for graph in graphs(model.graph):
+        for node in graph.node:
+            if node.domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type):
+                found.setdefault(node.op_type, node.name)
     return sorted(found.items())
-
-
-def _nodes(graph):
-    for node in graph.node:
-        yield node
-        for attribute in node.attribute:
-            if attribute.HasField("g"):
-                yield from _nodes(attribute.g)
-            for subgraph in attribute.graphs:
-                yield from _nodes(subgraph)
 
 
 # onnxruntime starts its load errors with "Load model from <path> failed:".
