@@ -84,7 +84,7 @@ def _class_modules(model):
                 "cross-backend route (it must be saved and reloaded under the "
                 f"{routes.CROSS_BACKEND} backend). {_FIX}"
             )
-        if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+        if not _importable_by_worker(cls):
             raise errors.RouteError(
                 f"The model uses the custom class {name}, defined where a "
                 "worker process cannot import it, so the model can't take the "
@@ -92,6 +92,11 @@ def _class_modules(model):
             )
         modules.add(cls.__module__)
     return modules
+
+
+def _importable_by_worker(obj):
+    """Whether a worker process can import `obj` by its module and name."""
+    return obj.__module__ != "__main__" and "<locals>" not in obj.__qualname__
 
 
 def _function_modules(model):
@@ -113,7 +118,7 @@ def _function_modules(model):
                 "reloads the model cannot find it by that name, so the model "
                 f"can't take the cross-backend route. {_FIX_FUNCTION}"
             )
-        if function.__module__ == "__main__" or "<locals>" in function.__qualname__:
+        if not _importable_by_worker(function):
             raise errors.RouteError(
                 f"{where} the function {function.__module__}.{function.__qualname__}, defined "
                 "where a worker process cannot import it, so the model can't "
