@@ -241,57 +241,54 @@ two_input_model <- function(as_dict) {
   keras$Model(inputs = inputs, outputs = outputs)
 }
 
-test_that("a Functional model with a list of two inputs", {
-  skip_unless_backend(c("tensorflow", "jax"))
-  model <- two_input_model(as_dict = FALSE)
+# Writes a `serve` endpoint of `model$call` with `signature`, reloads it with
+# TensorFlow, and compares it with the model on `inputs` (a list or a dict).
+expect_serve_endpoint_reproduces <- function(model, signature, inputs) {
   path <- file.path(withr::local_tempdir(), "model")
   expect_message(
     export_archive() |>
       track(model) |>
-      add_endpoint("serve", model$call, list(list(input_spec(c(NA, 3)), input_spec(c(NA, 4))))) |>
+      add_endpoint("serve", model$call, signature) |>
       write_out(path),
     "verified serve"
   )
   loaded <- reload(path)
   expect_true("serving_default" %in% signature_keys(loaded))
-  inputs <- list(as_float32(features(4, 3)), as_float32(features(4, 4, seed = 3)))
   expected <- reticulate::py_to_r(np()$asarray(model(inputs, training = FALSE)))
   expect_lt(relative_error(endpoint_output(loaded, "serve", inputs), expected), 1e-5)
+}
+
+# The two inputs of `two_input_model()`: a list, or a Python dict by name.
+two_input_arrays <- function(as_dict) {
+  arrays <- list(as_float32(features(4, 3)), as_float32(features(4, 4, seed = 3)))
+  if (as_dict) reticulate::py_dict(c("x1", "x2"), arrays) else arrays
+}
+
+test_that("a Functional model with a list of two inputs", {
+  skip_unless_backend(c("tensorflow", "jax"))
+  expect_serve_endpoint_reproduces(
+    two_input_model(as_dict = FALSE),
+    list(list(input_spec(c(NA, 3)), input_spec(c(NA, 4)))),
+    two_input_arrays(as_dict = FALSE)
+  )
 })
 
 test_that("a Functional model with dict inputs", {
   skip_unless_backend(c("tensorflow", "jax"))
-  model <- two_input_model(as_dict = TRUE)
-  path <- file.path(withr::local_tempdir(), "model")
-  expect_message(
-    export_archive() |>
-      track(model) |>
-      add_endpoint("serve", model$call, list(x1 = input_spec(c(NA, 3)), x2 = input_spec(c(NA, 4)))) |>
-      write_out(path),
-    "verified serve"
+  expect_serve_endpoint_reproduces(
+    two_input_model(as_dict = TRUE),
+    list(x1 = input_spec(c(NA, 3)), x2 = input_spec(c(NA, 4))),
+    two_input_arrays(as_dict = TRUE)
   )
-  loaded <- reload(path)
-  expect_true("serving_default" %in% signature_keys(loaded))
-  inputs <- reticulate::dict(x1 = as_float32(features(4, 3)), x2 = as_float32(features(4, 4, seed = 3)))
-  expected <- reticulate::py_to_r(np()$asarray(model(inputs, training = FALSE)))
-  expect_lt(relative_error(endpoint_output(loaded, "serve", inputs), expected), 1e-5)
 })
 
 test_that("dict inputs as Keras's example writes them: a list holding a named list", {
   skip_unless_backend(c("tensorflow", "jax"))
-  model <- two_input_model(as_dict = TRUE)
-  path <- file.path(withr::local_tempdir(), "model")
-  expect_message(
-    export_archive() |>
-      track(model) |>
-      add_endpoint("serve", model$call, list(list(x1 = input_spec(c(NA, 3)), x2 = input_spec(c(NA, 4))))) |>
-      write_out(path),
-    "verified serve"
+  expect_serve_endpoint_reproduces(
+    two_input_model(as_dict = TRUE),
+    list(list(x1 = input_spec(c(NA, 3)), x2 = input_spec(c(NA, 4)))),
+    two_input_arrays(as_dict = TRUE)
   )
-  loaded <- reload(path)
-  inputs <- reticulate::py_dict(c("x1", "x2"), list(as_float32(features(4, 3)), as_float32(features(4, 4, seed = 3))))
-  expected <- reticulate::py_to_r(np()$asarray(model(inputs, training = FALSE)))
-  expect_lt(relative_error(endpoint_output(loaded, "serve", inputs), expected), 1e-5)
 })
 
 test_that("an endpoint from a traced tf.function", {
