@@ -270,7 +270,7 @@ def main():
             for format in formats:
                 # The cross-backend route against the native one, where both
                 # exist (JAX and PyTorch; on TensorFlow they are the same).
-                cross = (not args.quick and backend != routes.CROSS_BACKEND
+                cross = (not args.quick and backend != routes.cross_backend(backend, format)
                          and routes.has_native(backend, format) and name in CROSS_ROUTE_MODELS)
                 result, size, taken = bench_one(model, format, n, workdir, cross)
                 row = {

@@ -9,6 +9,7 @@ from kerasexport import cross_backend
 from kerasexport import dependencies
 from kerasexport import errors
 from kerasexport import formats
+from kerasexport import progress
 from kerasexport import quiet
 from kerasexport import routes
 from kerasexport import scrub
@@ -88,12 +89,14 @@ def export(
         )
         stage.commit(announce=bool(verbose))
 
-    return ExportReport(
+    report = ExportReport(
         path=target, format=format, backend=backend, route=chosen.name,
         reason=chosen.reason, verified=bool(verify), max_relative_error=error,
         rtol=rtol, seconds=time.perf_counter() - started,
         warnings=tuple(warnings_seen), verify_seconds=verify_seconds,
     )
+    progress.stage("done", report.summary())
+    return report
 
 
 def _check_path(filepath, fmt):
@@ -142,11 +145,16 @@ def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, opti
     for i, route in enumerate(plan):
         if failures and route.name == routes.CROSS_NAME:
             route = routes.fallback(route, failures[-1][1])
+        progress.stage(
+            "export", f"Exporting {fmt.FORMAT} by the {route.name} route "
+            f"({route.backend} backend): {route.reason}."
+        )
         try:
             _write(route, model, fmt, path, specs, verbose, options)
             atomic.checkpoint("after_write")
             error = seconds = None
             if verify:
+                progress.stage("verify", "Verifying: reloading the artifact and comparing it with the model.")
                 started = time.perf_counter()
                 error = verify_lib.check(model, _runner(fmt, path, specs), specs, rtol)
                 seconds = time.perf_counter() - started
@@ -165,7 +173,7 @@ def _write(route, model, fmt, path, specs, verbose, options):
         with scrub.source_paths_hidden(route.backend):
             fmt.write(model, path, specs, verbose, **options)
     else:
-        cross_backend.write(model, path, fmt.FORMAT, specs, verbose, options)
+        cross_backend.write(model, path, fmt.FORMAT, specs, verbose, options, route.backend)
     fmt.finish(path, _dict_output_names(model))
 
 

@@ -2,7 +2,8 @@
 
 The model is saved to a ``.keras`` file inside the staging directory (so it
 is removed with it), then a worker process (`kerasexport.worker`, the same
-Python executable, ``KERAS_BACKEND=tensorflow``) loads it and writes the
+Python executable, ``KERAS_BACKEND`` set to the backend that owns the
+format's exporter, see `routes.cross_backend`) loads it and writes the
 artifact to the staging path. The caller verifies the artifact against the
 original model afterwards.
 
@@ -42,7 +43,7 @@ _FIX_FUNCTION = (
 )
 
 
-def custom_modules(model):
+def custom_modules(model, backend="tensorflow"):
     """Modules defining the model's non-Keras classes and functions.
 
     Checks that the worker can rebuild them: classes and functions must be
@@ -61,13 +62,13 @@ def custom_modules(model):
             is defined in ``__main__`` (which the worker cannot import), or a
             lambda needs globals.
     """
-    modules = _class_modules(model) | _function_modules(model)
+    modules = _class_modules(model, backend) | _function_modules(model)
     for layer in model._flatten_layers(include_self=True):
         _check_lambdas(layer)
     return sorted(modules)
 
 
-def _class_modules(model):
+def _class_modules(model, backend):
     import keras
 
     modules = set()
@@ -82,7 +83,7 @@ def _class_modules(model):
                 f"The model uses the custom class {name}, which is not "
                 "registered with Keras, so the model can't take the "
                 "cross-backend route (it must be saved and reloaded under the "
-                f"{routes.CROSS_BACKEND} backend). {_FIX}"
+                f"{backend} backend). {_FIX}"
             )
         if not _importable_by_worker(cls):
             raise errors.RouteError(
@@ -217,7 +218,7 @@ def _global_names(code):
     return sorted(names)
 
 
-def write(model, path, format, signature, verbose, options):
+def write(model, path, format, signature, verbose, options, backend="tensorflow"):
     """Write the artifact for `model` at `path` through a worker process.
 
     Args:
@@ -228,12 +229,13 @@ def write(model, path, format, signature, verbose, options):
         signature: the normalized signature (see `signature.normalize`).
         verbose: `bool` or `None`. Show the worker's output.
         options: `dict` of the exporter's options (must be JSON-ready).
+        backend: `str`, the Keras backend the worker exports with.
 
     Raises:
         RouteError: when the model cannot be saved, reloaded or exported by
             the worker; the message ends with the worker's last error line.
     """
-    imports = custom_modules(model)
+    imports = custom_modules(model, backend)
     work_dir = os.path.dirname(path)
     model_file = os.path.join(work_dir, _MODEL_FILE)
     try:
@@ -255,7 +257,7 @@ def write(model, path, format, signature, verbose, options):
     try:
         completed = subprocess.run(
             [python_executable(), "-m", "kerasexport.worker", request_file],
-            env=worker_env(verbose), capture_output=True, text=True,
+            env=worker_env(verbose, backend), capture_output=True, text=True,
             stdin=subprocess.DEVNULL, check=False,
         )
     finally:
@@ -266,7 +268,7 @@ def write(model, path, format, signature, verbose, options):
     result = _read_result(request["result"])
     if result.get("ok") and completed.returncode == 0:
         return
-    raise errors.RouteError(_failure_message(result, completed))
+    raise errors.RouteError(_failure_message(result, completed, backend))
 
 
 def _read_result(path):
@@ -277,7 +279,7 @@ def _read_result(path):
         return {}
 
 
-def _failure_message(result, completed):
+def _failure_message(result, completed, backend):
     stage = result.get("stage")
     last = result.get("error") or _last_error_line(completed.stderr) or (
         f"the worker exited with status {completed.returncode} and no message"
@@ -287,7 +289,7 @@ def _failure_message(result, completed):
     elif stage == "load":
         what = "could not reload the model from its .keras file"
     elif stage == "export":
-        what = f"could not export the model with the {routes.CROSS_BACKEND} backend"
+        what = f"could not export the model with the {backend} backend"
     else:
         what = "failed"
     message = f"The cross-backend route failed: the worker process {what}. Worker's last error: {last}"
@@ -321,12 +323,12 @@ def python_executable():
     )
 
 
-def worker_env(verbose):
-    """The worker's environment: TensorFlow backend, this process's paths."""
+def worker_env(verbose, backend="tensorflow"):
+    """The worker's environment: the exporting `backend`, this process's paths."""
     import kerasexport
 
     env = dict(os.environ)
-    env["KERAS_BACKEND"] = routes.CROSS_BACKEND
+    env["KERAS_BACKEND"] = backend
     if not verbose:
         env["TF_CPP_MIN_LOG_LEVEL"] = "3"
         env["PYTHONWARNINGS"] = "ignore"

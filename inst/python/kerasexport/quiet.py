@@ -35,9 +35,10 @@ def quiet(verbose):
     if verbose:
         yield kept
         return
+    streams = (sys.stdout, sys.stderr)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with _loggers_at(logging.ERROR), _descriptors_captured() as captured, \
+        with _loggers_at(logging.ERROR), _descriptors_captured(streams) as captured, \
                 contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             try:
                 yield kept
@@ -74,8 +75,48 @@ def _loggers_at(level):
             logger.setLevel(old)
 
 
+# The captures in progress, innermost last: (saved fds 1 and 2, the Python
+# streams before the capture, the sink's fd). `released()` needs them.
+_captures = []
+
+
 @contextlib.contextmanager
-def _descriptors_captured(tail_lines=20):
+def released():
+    """Let output reach the console for a moment inside `quiet()`.
+
+    For our own progress lines (`progress.stage`): a logging handler, a
+    terminal or R's console writes to the real streams and descriptors, then
+    the capture resumes. Outside `quiet()`, a no-op.
+    """
+    if not _captures:
+        yield
+        return
+    saved, streams, sink_fd = _captures[-1]
+    _flush_all()
+    capturing = (sys.stdout, sys.stderr)
+    os.dup2(saved[0], 1)
+    os.dup2(saved[1], 2)
+    sys.stdout, sys.stderr = streams
+    try:
+        yield
+    finally:
+        _flush_all()
+        sys.stdout, sys.stderr = capturing
+        os.dup2(sink_fd, 1)
+        os.dup2(sink_fd, 2)
+
+
+def _flush_all():
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (AttributeError, ValueError):
+        pass
+    _flush_c_streams()
+
+
+@contextlib.contextmanager
+def _descriptors_captured(streams, tail_lines=20):
     """Send fds 1 and 2 to an unnamed temporary file; yield a tail reader."""
     try:
         sys.stdout.flush()
@@ -84,6 +125,7 @@ def _descriptors_captured(tail_lines=20):
         pass
     sink = tempfile.TemporaryFile()
     saved = [os.dup(1), os.dup(2)]
+    _captures.append((saved, streams, sink.fileno()))
     try:
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
@@ -96,6 +138,7 @@ def _descriptors_captured(tail_lines=20):
 
         yield tail
     finally:
+        _captures.pop()
         _flush_c_streams()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)

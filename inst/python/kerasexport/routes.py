@@ -5,9 +5,10 @@ Two routes write an artifact:
 - ``"native"``: Keras's own exporter, in this process, on the model's
   backend (SavedModel on TensorFlow and JAX, ONNX on all three backends).
 - ``"cross-backend"``: the model is saved to a ``.keras`` file and exported
-  by the TensorFlow backend in a worker process (see `cross_backend`). It
-  covers the format a backend has no exporter for (SavedModel from PyTorch)
-  and models the native exporter fails on.
+  in a worker process by the backend that owns the format's exporter
+  (`CROSS_BACKENDS`; see `cross_backend`). It covers the format a backend has
+  no exporter for (SavedModel from PyTorch) and models the native exporter
+  fails on.
 
 The automatic choice (``route=None``) tries the native route first when the
 backend has one, and falls back to the cross-backend route when the native
@@ -25,8 +26,13 @@ from kerasexport import errors
 NATIVE_NAME = "native"
 CROSS_NAME = "cross-backend"
 ROUTES = (NATIVE_NAME, CROSS_NAME)
-# The backend the cross-backend route exports with.
-CROSS_BACKEND = "tensorflow"
+# The backends whose Keras exporter writes each format well, best first: the
+# cross-backend route exports there. A format missing here goes to TensorFlow.
+CROSS_BACKENDS = {
+    "tf_saved_model": ("tensorflow",),
+    "onnx": ("tensorflow",),
+}
+_DEFAULT_CROSS_BACKEND = "tensorflow"
 
 NATIVE = {
     "tensorflow": ("tf_saved_model", "onnx"),
@@ -95,10 +101,22 @@ def plan(backend, format, requested=None):
     )]
 
 
+def cross_backend(backend, format):
+    """The backend a worker exports `format` with, for a model on `backend`.
+
+    The first of the format's `CROSS_BACKENDS` other than `backend` (a
+    fallback from a failed native route should try another exporter), or the
+    first one when `backend` is the only one.
+    """
+    candidates = CROSS_BACKENDS.get(format, (_DEFAULT_CROSS_BACKEND,))
+    return next((b for b in candidates if b != backend), candidates[0])
+
+
 def cross(backend, format, why):
     """The cross-backend `Route`; `why` is `None` until a fallback says why."""
-    how = f"exported by the {CROSS_BACKEND} backend in a worker process"
-    return Route(CROSS_NAME, CROSS_BACKEND, f"{why}; {how}" if why else how)
+    target = cross_backend(backend, format)
+    how = f"exported by the {target} backend in a worker process"
+    return Route(CROSS_NAME, target, f"{why}; {how}" if why else how)
 
 
 def fallback(route, native_error):

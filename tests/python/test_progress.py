@@ -1,0 +1,45 @@
+"""Export stages reach `logging` (logger "kerasexport"), even while quiet."""
+
+import logging
+
+import kerasexport
+from kerasexport import progress
+
+from test_quiet import native_format, target
+
+
+class _Console(logging.Handler):
+    """A handler writing to the process's stderr, as a terminal handler does."""
+
+    def __init__(self, stream):
+        super().__init__()
+        self.stream = stream
+        self.stages = []
+
+    def emit(self, record):
+        self.stages.append(record.stage)
+        self.stream.write(f"[{record.stage}] {record.getMessage()}\n")
+
+
+def test_stages_are_logged_in_order_and_reach_the_console(tmp_path, small_model, capfd):
+    import sys
+
+    handler = _Console(sys.stderr)
+    progress.LOGGER.addHandler(handler)
+    progress.LOGGER.setLevel(logging.INFO)
+    try:
+        report = kerasexport.export(small_model, target(tmp_path), format=native_format())
+    finally:
+        progress.LOGGER.removeHandler(handler)
+        progress.LOGGER.setLevel(logging.NOTSET)
+    assert handler.stages == ["export", "verify", "done"]
+    err = capfd.readouterr().err
+    # Written while third-party output was captured, yet on the console.
+    assert f"[export] Exporting {native_format()} by the native route" in err
+    assert f"[done] {report.summary()}" in err
+
+
+def test_no_handler_no_output(tmp_path, small_model, capfd):
+    kerasexport.export(small_model, target(tmp_path), format=native_format())
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
