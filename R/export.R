@@ -10,8 +10,9 @@
 #'
 #' @param object A Keras 3 model.
 #' @param export_dir_base Where to write: a directory for
-#'   `format = "tf_saved_model"`, a file ending in `.onnx` for
-#'   `format = "onnx"`. Its parent directory must exist.
+#'   `format = "tf_saved_model"`, a file for `format = "onnx"` (any name;
+#'   `.onnx` is the conventional suffix). Missing parent directories are
+#'   created, as Keras does, and removed again if the export fails.
 #' @param ... Options for the format's Keras exporter, as named arguments:
 #'   `is_static` and `jax2tf_kwargs` (a named list) for SavedModels on the JAX
 #'   backend, `opset_version` for ONNX; `rtol` (default `1e-4`), the largest
@@ -51,7 +52,7 @@
 #' `kerasexport_model_error` (not a Keras model, or never built),
 #' `kerasexport_format_error`, `kerasexport_option_error`,
 #' `kerasexport_signature_error`, `kerasexport_path_error` (target exists,
-#' missing parent, wrong type), `kerasexport_route_error`,
+#' a parent that is a file, not writable, wrong type), `kerasexport_route_error`,
 #' `kerasexport_dependency_error`, `kerasexport_verification_error` and
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family exporting

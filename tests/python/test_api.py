@@ -97,6 +97,37 @@ def test_a_failed_verification_leaves_nothing(tmp_path, small_model, monkeypatch
     assert os.listdir(tmp_path) == []
 
 
+def test_a_failed_export_removes_the_directories_it_made(tmp_path, small_model, monkeypatch):
+    from kerasexport import verify
+
+    monkeypatch.setattr(verify, "relative_error", lambda expected, actual: 1.0)
+    format = native_formats()[0]
+    with pytest.raises(errors.VerificationError):
+        kerasexport.export(small_model, target_for(tmp_path / "path" / "to", format), format=format)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("format", ["onnx"])
+def test_a_single_file_format_takes_any_file_name(tmp_path, small_model, format):
+    import onnxruntime
+
+    target = tmp_path / "path" / "to" / "location"
+    kerasexport.export(small_model, str(target), format=format)
+    assert sorted(os.listdir(target.parent)) == ["location"]
+    x = np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4)
+    session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0],
+                               predict(small_model, x), rtol=1e-5, atol=1e-6)
+    assert isinstance(kerasexport.load(target), kerasexport.Artifact)
+
+
+@pytest.mark.parametrize("rtol", [-1, "1e-4", None, float("nan"), True])
+def test_rtol_must_be_a_non_negative_number(tmp_path, small_model, rtol):
+    with pytest.raises(errors.ArgumentError, match="`rtol` must be a non-negative number"):
+        kerasexport.export(small_model, str(tmp_path / "m"), rtol=rtol)
+    assert os.listdir(tmp_path) == []
+
+
 def test_onnx_dict_outputs_carry_the_model_names(tmp_path):
     x = keras.Input((4,), name="x")
     model = keras.Model(x, {"score": keras.layers.Dense(1)(x), "logits": keras.layers.Dense(3)(x)})

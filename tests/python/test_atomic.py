@@ -76,9 +76,40 @@ def test_existing_target_needs_overwrite(tmp_path):
     atomic.check_target(target, overwrite=True, is_directory=True)
 
 
-def test_missing_parent_is_a_path_error(tmp_path):
-    with pytest.raises(errors.PathError, match="does not exist"):
-        atomic.check_target(tmp_path / "no" / "model", overwrite=False, is_directory=True)
+def test_missing_parents_are_created_on_commit(tmp_path):
+    target = tmp_path / "path" / "to" / "model"
+    atomic.check_target(target, overwrite=False, is_directory=True)
+    with atomic.staged(target) as stage:
+        _write_dir(stage.path, "new")
+        stage.commit()
+    assert _read(target) == "new"
+    assert _leftovers(target.parent) == []
+
+
+def test_a_failure_removes_the_parents_it_made_and_only_those(tmp_path):
+    (tmp_path / "path").mkdir()
+    target = tmp_path / "path" / "to" / "deep" / "model"
+    with pytest.raises(RuntimeError):
+        with atomic.staged(target) as stage:
+            _write_dir(stage.path, "half")
+            raise RuntimeError("verification failed")
+    assert os.listdir(tmp_path) == ["path"]
+    assert os.listdir(tmp_path / "path") == []
+
+
+def test_a_parent_made_but_written_to_by_others_stays(tmp_path):
+    target = tmp_path / "new" / "model"
+    with pytest.raises(RuntimeError):
+        with atomic.staged(target) as stage:
+            (tmp_path / "new" / "theirs.txt").write_text("keep")
+            raise RuntimeError("failed")
+    assert os.listdir(tmp_path / "new") == ["theirs.txt"]
+
+
+def test_a_parent_that_is_a_file_is_a_path_error(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(errors.PathError, match="is a file, not a directory"):
+        atomic.check_target(tmp_path / "a_file" / "sub" / "model", overwrite=False, is_directory=True)
 
 
 def test_file_where_a_directory_is_needed(tmp_path):

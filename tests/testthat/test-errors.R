@@ -57,12 +57,13 @@ bad_calls <- list(
   list("too many inputs", quote(export_savedmodel(model, t("m"), input_signature = list(c(NA, 4), c(NA, 4)))), "signature", "describes 2 input"),
   list("wrong nesting", quote(export_savedmodel(model, t("m"), input_signature = list(list(list(c(NA, 4)))))), "signature", "nesting"),
   # paths ----
-  list("a missing parent directory", quote(export_savedmodel(model, t("no/such/dir/m"))), "path", "does not exist"),
+  list("a bad signature under missing directories", quote(export_savedmodel(model, t("no/such/dir/m"), input_signature = c(NA, 5))), "signature", "(None, 5)"),
   list("an existing target", quote(export_savedmodel(model, t("existing"))), "path", "already exists"),
   list("a file where a directory is needed", quote(export_savedmodel(model, t("a_file"), overwrite = TRUE)), "path", "is a file, but this format writes a directory"),
   list("a directory where a file is needed", quote(export_savedmodel(model, t("a_dir.onnx"), format = "onnx", overwrite = TRUE)), "path", "is a directory, but this format writes a file"),
-  list("an ONNX target without .onnx", quote(export_savedmodel(model, t("model"), format = "onnx")), "path", "Pass 'model.onnx'"),
-  list("a parent that is a file", quote(export_savedmodel(model, t("a_file/m"))), "path", "is not a directory")
+  list("an ONNX target that exists without .onnx", quote(export_savedmodel(model, t("a_file"), format = "onnx")), "path", "already exists"),
+  list("a parent that is a file", quote(export_savedmodel(model, t("a_file/m"))), "path", "is a file, not a directory"),
+  list("a grandparent that is a file", quote(export_savedmodel(model, t("a_file/sub/m.onnx"), format = "onnx")), "path", "is a file, not a directory")
 )
 
 test_that("there are at least 30 bad calls in the table", {
@@ -133,7 +134,7 @@ test_that("key messages read well", {
   hide <- function(x) gsub("(tensorflow|jax|torch) backend", "<backend> backend", gsub(ws, "<ws>", x, fixed = TRUE))
   expect_snapshot(error = TRUE, transform = hide, {
     export_savedmodel(model, file.path(ws, "existing"))
-    export_savedmodel(model, file.path(ws, "model"), format = "onnx")
+    export_savedmodel(model, file.path(ws, "a_file", "model"))
     export_savedmodel(model, file.path(ws, "m.onnx"), format = "onnx", colour = "red")
     export_savedmodel(model, file.path(ws, "m"), input_signature = c(NA, 5))
   })

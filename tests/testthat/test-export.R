@@ -97,6 +97,59 @@ test_that("an existing target is a path error and stays untouched", {
   expect_identical(readLines(file.path(target, "marker.txt")), "keep me")
 })
 
+# The examples of keras3's `?export_savedmodel`, verbatim, in fresh directories.
+test_that("the SavedModel example runs as documented, creating path/to", {
+  skip_if_no_keras()
+  withr::local_dir(withr::local_tempdir())
+  model <- small_model()
+  input_data <- reticulate::np_array(matrix(seq(-1, 1, length.out = 8), nrow = 2), dtype = "float32")
+
+  suppressMessages(model |> export_savedmodel("path/to/location"))
+
+  tf <- reticulate::import("tensorflow")
+  reloaded_artifact <- tf$saved_model$load("path/to/location")
+  predictions <- reloaded_artifact$serve(input_data)
+  expect_lt(relative_error(predictions$numpy(), model_predict(model, reticulate::py_to_r(input_data))), 1e-5)
+})
+
+test_that("the ONNX example runs as documented: any file name", {
+  skip_if_no_keras()
+  withr::local_dir(withr::local_tempdir())
+  model <- small_model()
+
+  suppressMessages(model |> export_savedmodel("path/to/location", format = "onnx"))
+
+  onnxruntime <- reticulate::import("onnxruntime")
+  ort_session <- onnxruntime$InferenceSession("path/to/location")
+  input_data <- list(reticulate::np_array(matrix(seq(-1, 1, length.out = 8), nrow = 2), dtype = "float32"))
+  names(input_data) <- sapply(ort_session$get_inputs(), `[[`, "name")
+  predictions <- ort_session$run(NULL, input_data)
+  expect_lt(relative_error(predictions[[1]], model_predict(model, reticulate::py_to_r(input_data[[1]]))), 1e-5)
+  expect_identical(list.files(".", recursive = TRUE, all.files = TRUE), "path/to/location")
+})
+
+test_that("a failed export removes the directories it created", {
+  skip_if_no_keras()
+  withr::local_dir(withr::local_tempdir())
+  keras <- reticulate::import("keras")
+  inp <- keras$Input(shape = list(4L))
+  # An R function cannot reach the worker: the export fails after staging.
+  model <- keras$Model(inp, keras$layers$Lambda(function(t) t * 2)(inp))
+  expect_error(
+    export_savedmodel(model, "path/to/location", route = "cross-backend"),
+    class = "kerasexport_route_error"
+  )
+  expect_identical(list.files(".", all.files = TRUE, no.. = TRUE), character())
+})
+
+test_that("a negative rtol is an argument error", {
+  skip_if_no_keras()
+  expect_error(
+    export_savedmodel(small_model(), withr::local_tempfile(), rtol = -1),
+    class = "kerasexport_argument_error"
+  )
+})
+
 test_that("overwrite = TRUE replaces an existing artifact", {
   skip_if_no_keras()
   target <- withr::local_tempfile()

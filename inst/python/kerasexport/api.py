@@ -39,7 +39,10 @@ def export(
 
     Args:
         model: a `keras.Model`, from any backend.
-        filepath: `str` or path-like: the SavedModel directory or `.onnx` file.
+        filepath: `str` or path-like: the SavedModel directory or the file
+            (`.onnx` is the conventional suffix, not a required one).
+            Missing parent directories are created, and removed again if
+            the export fails.
         format: `str`. `"tf_saved_model"` or `"onnx"`. Defaults to
             `"tf_saved_model"`.
         verbose: `bool` or `None`. Let the exporters print. Defaults to `None`
@@ -75,10 +78,11 @@ def export(
     """
     started = time.perf_counter()
     _check_model(model)
+    _check_rtol(rtol)
     fmt = formats.get(format)
     backend = _backend()
     plan = _check_options(fmt, routes.plan(backend, format, route), kwargs)
-    target = _check_path(filepath, fmt)
+    target = _check_path(filepath)
     atomic.check_target(target, overwrite, fmt.IS_DIRECTORY)
     plan = _with_dependencies(plan, format, verify)
     specs = signature_lib.normalize(model, input_signature)
@@ -99,20 +103,13 @@ def export(
     return report
 
 
-def _check_path(filepath, fmt):
+def _check_path(filepath):
     try:
         target = os.path.abspath(os.fspath(filepath))
     except TypeError as exc:
         raise errors.PathError(
             f"`filepath` must be a path (a string), received {type(filepath).__name__}."
         ) from exc
-    suffix = getattr(fmt, "SUFFIX", None)
-    if suffix and not target.endswith(suffix):
-        raise errors.PathError(
-            f"format={fmt.FORMAT!r} writes one file, and its name must end in "
-            f"{suffix!r}; received {os.path.basename(target)!r}. Pass "
-            f"{os.path.basename(target) + suffix!r} to write that file."
-        )
     return target
 
 
@@ -256,6 +253,14 @@ def _dict_output_names(model):
     import keras
 
     return [str(key) for key in keras.tree.flatten({key: key for key in structure})]
+
+
+def _check_rtol(rtol):
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not rtol >= 0:
+        raise errors.ArgumentError(
+            f"`rtol` must be a non-negative number (a relative error such as "
+            f"1e-4), received {rtol!r}."
+        )
 
 
 def _check_model(model):

@@ -84,6 +84,42 @@ def clean_stale_staging(target):
         _remove(staging_dir)
 
 
+def _nearest_existing(directory):
+    """`directory`, or its closest ancestor that exists."""
+    while not os.path.lexists(directory):
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return directory
+
+
+def _make_parents(directory):
+    """Create `directory` and its missing ancestors; return those made, deepest first."""
+    missing = []
+    while not os.path.lexists(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    made = []
+    try:
+        for path in reversed(missing):
+            os.mkdir(path)
+            made.insert(0, path)
+    except OSError:
+        _remove_made(made)
+        raise
+    return made
+
+
+def _remove_made(made):
+    """Remove the directories `_make_parents` made, if still empty."""
+    for path in made:
+        try:
+            os.rmdir(path)
+        except OSError:
+            return  # Not empty (someone else wrote there) or gone: leave the rest.
+
+
 def _remove(path):
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
@@ -94,26 +130,29 @@ def _remove(path):
 def check_target(target, overwrite, is_directory):
     """Fail early, before any work, when `target` cannot be written.
 
+    Missing parent directories are fine: `staged()` creates them (as Keras
+    does) and removes them again if the export fails.
+
     Args:
         target: path of the artifact.
         overwrite: `bool`, whether an existing artifact may be replaced.
         is_directory: `bool`, whether the format writes a directory.
 
     Raises:
-        PathError: the parent is missing or not writable, or the target
-            exists (without `overwrite`) or is of the wrong kind.
+        PathError: an ancestor is a file, the nearest existing directory is
+            not writable, or the target exists (without `overwrite`) or is of
+            the wrong kind.
     """
     target = os.path.abspath(target)
-    parent = os.path.dirname(target)
-    if not os.path.isdir(parent):
-        what = "is not a directory" if os.path.exists(parent) else "does not exist"
+    existing = _nearest_existing(os.path.dirname(target))
+    if not os.path.isdir(existing):
         raise errors.PathError(
-            f"The parent directory of the target {what}: {parent!r}. "
-            "Create it first (in R: `dir.create(path, recursive = TRUE)`)."
+            f"Cannot create the directory of the target: {existing!r} is a "
+            "file, not a directory. Choose another path."
         )
-    if not os.access(parent, os.W_OK):
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise errors.PathError(
-            f"The directory {parent!r} is not writable. Choose a writable location."
+            f"The directory {existing!r} is not writable. Choose a writable location."
         )
     if not os.path.lexists(target):
         return
@@ -142,8 +181,9 @@ def staged(target):
             verify(stage.path)
             stage.commit()
 
-    Whatever happens before ``commit()``, the staging area is removed and the
-    target is left as it was.
+    Missing parent directories of `target` are created first; whatever
+    happens before ``commit()``, the staging area and the directories made
+    are removed, and the target is left as it was.
 
     Raises:
         PathError: when the staging area cannot be created (read-only file
@@ -151,11 +191,18 @@ def staged(target):
     """
     target = os.path.abspath(target)
     parent, name = os.path.split(target)
+    try:
+        made = _make_parents(parent)
+    except OSError as exc:
+        raise errors.PathError(
+            f"Cannot create the directory {parent!r}: {exc.strerror}. Choose a writable location."
+        ) from exc
     clean_stale_staging(target)
     staging_dir = os.path.join(parent, _staging_name(name))
     try:
         os.mkdir(staging_dir)
     except OSError as exc:
+        _remove_made(made)
         raise errors.PathError(
             f"Cannot write in {parent!r}: {exc.strerror}. Choose a writable location."
         ) from exc
@@ -164,6 +211,8 @@ def staged(target):
         yield stage
     finally:
         _remove(staging_dir)
+        if not stage.committed:
+            _remove_made(made)
 
 
 class _Stage:
@@ -172,6 +221,7 @@ class _Stage:
         self.path = path  # Where the new artifact is written.
         self._old = old  # Where the old one goes once replaced.
         self.scratch = os.path.dirname(path)  # For temporary files of the export.
+        self.committed = False
 
     def commit(self, announce=False):
         """Move the staged artifact to the target, replacing an old one.
@@ -189,6 +239,7 @@ class _Stage:
             os.rename(self.target, self._old)
             checkpoint("mid_swap")
             os.rename(self.path, self.target)
+        self.committed = True
         checkpoint("after_rename")
         if announce:
             print(f"Verified artifact moved into place at '{self.target}'.", flush=True)
