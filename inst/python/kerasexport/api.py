@@ -39,12 +39,15 @@ def export(
 
     Args:
         model: a `keras.Model`, from any backend.
-        filepath: `str` or path-like: the SavedModel directory or the file
-            (`.onnx` is the conventional suffix, not a required one).
-            Missing parent directories are created, and removed again if
-            the export fails.
-        format: `str`. `"tf_saved_model"` or `"onnx"`. Defaults to
-            `"tf_saved_model"`.
+        filepath: `str` or path-like: the SavedModel directory or the file.
+            Single-file formats take any name; Keras's suffixes are
+            conventional, not required: `.onnx`, `.xml` (OpenVINO, whose
+            weights go beside it, the last suffix replaced by `.bin`),
+            `.tflite` (LiteRT), `.pt2` (`"torch"`). Missing parent
+            directories are created, and removed again if the export fails.
+        format: `str`. `"tf_saved_model"`, `"onnx"`, `"openvino"`,
+            `"litert"` or `"torch"` (a PyTorch ExportedProgram, `.pt2`).
+            Defaults to `"tf_saved_model"`.
         verbose: `bool` or `None`. Let the exporters print. Defaults to `None`
             (quiet).
         input_signature: the inputs' shapes and dtypes; see
@@ -53,14 +56,18 @@ def export(
         verify: `bool`. Reload and compare before committing. Defaults to
             `True`.
         rtol: `float`. Largest accepted relative error. Defaults to `1e-4`.
-        route: `str` or `None`. `"native"` (Keras's exporter on the model's
-            backend) or `"cross-backend"` (the TensorFlow backend in a worker
-            process) to force a route. Defaults to `None`: native where the
+        route: `str` or `None`. `"native"` (the exporter on the model's
+            backend) or `"cross-backend"` (the backend that owns the format's
+            exporter, in a worker process: see `routes.CROSS_BACKENDS`) to
+            force a route. Defaults to `None`: native where the
             backend has an exporter, falling back to cross-backend when it
             raises or its artifact fails verification (see `routes`).
-        **kwargs: options for the format's Keras exporter (`is_static`,
-            `jax2tf_kwargs` on JAX, `opset_version`). On the cross-backend
-            route the TensorFlow backend's options apply.
+        **kwargs: options for the format's exporter: `is_static`,
+            `jax2tf_kwargs` (SavedModel on JAX); `opset_version` (ONNX);
+            `compress_to_fp16` (OpenVINO); `allow_flex` and TFLiteConverter
+            attributes such as `optimizations` (LiteRT); `dynamic_shapes`,
+            `strict` (`"torch"`). On the cross-backend route, the options of
+            the worker's backend apply.
 
     Returns:
         An `ExportReport`.
@@ -83,11 +90,12 @@ def export(
     backend = _backend()
     plan = _check_options(fmt, routes.plan(backend, format, route), kwargs)
     target = _check_path(filepath)
-    atomic.check_target(target, overwrite, fmt.IS_DIRECTORY)
+    companions = formats.companions(fmt, target)
+    atomic.check_target(target, overwrite, fmt.IS_DIRECTORY, companions)
     plan = _with_dependencies(plan, format, verify)
     specs = signature_lib.normalize(model, input_signature)
 
-    with quiet.quiet(verbose) as warnings_seen, atomic.staged(target) as stage:
+    with quiet.quiet(verbose) as warnings_seen, atomic.staged(target, companions) as stage:
         chosen, error, verify_seconds = _write_and_verify(
             model, fmt, plan, stage.path, specs, verbose, verify, rtol, kwargs
         )
@@ -153,13 +161,14 @@ def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, opti
             if verify:
                 progress.stage("verify", "Verifying: reloading the artifact and comparing it with the model.")
                 started = time.perf_counter()
-                error = verify_lib.check(model, _runner(fmt, path, specs), specs, rtol)
+                error = verify_lib.check(model, fmt.runner(path, specs, options), specs, rtol)
                 seconds = time.perf_counter() - started
             return route, error, seconds
         except Exception as exc:
             failures.append((route, exc))
             if i + 1 < len(plan):
-                _clear(path)
+                for written in [path] + formats.companions(fmt, path):
+                    _clear(written)
                 continue
             raise _combined(failures) from exc
     raise AssertionError("unreachable: the plan is never empty")
@@ -200,51 +209,6 @@ def _clear(path):
         os.remove(path)
 
 
-def _runner(fmt, path, specs):
-    """A function running the artifact at `path` on positional args.
-
-    Raises:
-        VerificationError: when the artifact's runtime cannot load it, or an
-            ONNX file asks for more inputs than `specs` describe.
-    """
-    try:
-        if fmt.FORMAT == "onnx":
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.log_severity_level = 3  # a failure is raised, not logged
-            loaded = fmt.load(path, session_options=options)
-        else:
-            loaded = fmt.load(path)
-    except Exception as exc:
-        why = fmt.describe_load_failure(path, exc) if fmt.FORMAT == "onnx" else routes.describe(exc)
-        raise errors.VerificationError(
-            f"The exported artifact could not be loaded by its runtime: {why}"
-        ) from exc
-    if fmt.FORMAT == "onnx":
-        _check_onnx_inputs(loaded, specs)
-        return lambda args: fmt.run(loaded, signature_lib.flat_specs(args))
-    return lambda args: fmt.run(loaded, args)
-
-
-def _check_onnx_inputs(session, specs):
-    """Refuse an ONNX graph whose extra inputs no caller could feed."""
-    names = [i.name for i in session.get_inputs()]
-    flat = signature_lib.flat_specs(specs)
-    if len(names) <= len(flat):
-        return
-    count = len(flat)
-    extra = [n for n in names if n not in {s.name for s in flat}][-(len(names) - count):]
-    raise errors.VerificationError(
-        f"The ONNX file takes {len(names)} inputs, the model {count}: the "
-        f"converter made graph inputs without values of {', '.join(extra[:5])}"
-        f"{' and more' if len(extra) > 5 else ''}, tensors the traced model "
-        "captured instead of holding them as variables. tf2onnx does this with "
-        "the mean and variance of an adapted Normalization layer. Export with "
-        "format='tf_saved_model', or to ONNX from the JAX or PyTorch backend."
-    )
-
-
 def _dict_output_names(model):
     """The keys of a model's dict outputs, in Keras's flattening order."""
     structure = getattr(model, "_outputs_struct", None)
@@ -283,7 +247,7 @@ def _check_options(fmt, plan, options):
     """The routes of `plan` that take every option in `options`.
 
     Each route has its exporter's options: the native route those of the
-    model's backend, the cross-backend route those of the TensorFlow backend.
+    model's backend, the cross-backend route those of the worker's backend.
 
     Raises:
         OptionError: when no route of the plan takes all of `options`; the

@@ -1,17 +1,21 @@
 """Load an exported artifact and run it, without the model's code.
 
 `load()` detects the format (a SavedModel directory holding
-``saved_model.pb``, or an ``.onnx`` file), opens it with its own runtime
-(TensorFlow or onnxruntime) and reads every endpoint's inputs and outputs
-once. `Artifact.predict()` then checks and casts the inputs against that
-cached description and runs the endpoint.
+``saved_model.pb``; a file by its content, whatever its name: a LiteRT
+FlatBuffer, a `.pt2` zip archive, an OpenVINO IR's XML, else ONNX), opens it
+with its own runtime (TensorFlow, onnxruntime, the LiteRT interpreter, torch
+or OpenVINO) and reads every endpoint's inputs and outputs once.
+`Artifact.predict()` then checks and casts the inputs against that cached
+description and runs the endpoint.
 
-Only the runtime of the artifact's format is imported: loading an ONNX
-artifact imports neither TensorFlow, Keras, JAX nor PyTorch.
+Only the runtime of the artifact's format is imported: loading an ONNX,
+OpenVINO or LiteRT artifact imports neither TensorFlow, Keras, JAX nor
+PyTorch; a `.pt2` file imports torch alone.
 """
 
 import dataclasses
 import os
+import zipfile
 
 import numpy as np
 
@@ -22,8 +26,10 @@ SAVED_MODEL_FILE = "saved_model.pb"
 ONNX_SUFFIX = ".onnx"
 # SavedModel endpoint that TF-Serving calls when none is named.
 SERVING_DEFAULT = "serving_default"
-# ONNX files have one graph: its endpoint gets Keras's default endpoint name.
-ONNX_ENDPOINT = "serve"
+# ONNX, OpenVINO, LiteRT and .pt2 files hold one graph: its endpoint gets
+# Keras's default endpoint name.
+GRAPH_ENDPOINT = "serve"
+ONNX_ENDPOINT = GRAPH_ENDPOINT
 _DEFAULT_ORDER = (SERVING_DEFAULT, "serve")
 _ONNX_DTYPES = {
     "tensor(float)": "float32",
@@ -111,12 +117,15 @@ class Artifact:
 
     Attributes:
         path: absolute path of the artifact.
-        format: `"tf_saved_model"` or `"onnx"`.
-        size: size on disk in bytes (a SavedModel's whole directory).
+        format: `"tf_saved_model"`, `"onnx"`, `"openvino"`, `"litert"` or
+            `"torch"`.
+        size: size on disk in bytes (a SavedModel's whole directory, an
+            OpenVINO IR's `.xml` and `.bin`).
         endpoints: dict of endpoint name to `Endpoint`.
         default_endpoint: the endpoint `predict()` uses when none is named.
-        runtime: the runtime object (`tf.saved_model.load()`'s result or an
-            `onnxruntime.InferenceSession`).
+        runtime: the runtime object (`tf.saved_model.load()`'s result, an
+            `onnxruntime.InferenceSession`, an OpenVINO `CompiledModel`, a
+            LiteRT signature runner or a torch `ExportedProgram`).
     """
 
     def __init__(self, path, format, size, endpoints, default_endpoint, runtime, callers):
@@ -262,13 +271,16 @@ class Artifact:
 def load(path, *, providers=None, session_options=None):
     """Load an artifact written by `kerasexport.export()` (or by Keras).
 
-    No model code is needed: a SavedModel is loaded with TensorFlow alone, an
-    ONNX file with onnxruntime alone (neither TensorFlow, Keras, JAX nor
-    PyTorch is imported for it).
+    No model code is needed, and only the format's runtime is imported: a
+    SavedModel is loaded with TensorFlow, an ONNX file with onnxruntime, an
+    OpenVINO IR with OpenVINO, a LiteRT file with the LiteRT interpreter, a
+    `.pt2` file with torch.
 
     Args:
         path: `str` or path-like: a SavedModel directory (holding
-            `saved_model.pb`) or an `.onnx` file.
+            `saved_model.pb`) or a file, recognised by its content whatever
+            its name: ONNX, OpenVINO IR (the `.xml`, its `.bin` beside it),
+            LiteRT (`.tflite`) or a PyTorch ExportedProgram (`.pt2`).
         providers: list of onnxruntime execution providers. Defaults to
             `None` (`["CPUExecutionProvider"]`). ONNX only.
         session_options: an `onnxruntime.SessionOptions`. Defaults to `None`.
@@ -278,8 +290,9 @@ def load(path, *, providers=None, session_options=None):
         An `Artifact`.
 
     Raises:
-        ArtifactError: when `path` is not a SavedModel directory or a loadable
-            ONNX file, or when ONNX-only options are given for a SavedModel.
+        ArtifactError: when `path` is not an artifact its runtime can load,
+            or when ONNX-only options are given for another format.
+        DependencyError: when the format's runtime is not installed.
 
     Example:
 
@@ -294,20 +307,71 @@ def load(path, *, providers=None, session_options=None):
         if not os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
             raise errors.ArtifactError(
                 f"{path!r} is a directory without {SAVED_MODEL_FILE}, so not a "
-                "SavedModel. Expected a SavedModel directory or an .onnx file."
+                f"SavedModel. Expected a SavedModel directory or {_FILES}."
             )
-        if providers is not None or session_options is not None:
-            raise errors.ArtifactError(
-                "`providers` and `session_options` apply to ONNX artifacts "
-                f"only; {path!r} is a SavedModel."
-            )
+        _onnx_only(path, "a SavedModel", providers, session_options)
         return _load_saved_model(path)
     if os.path.isfile(path):
-        return _load_onnx(path, providers, session_options)
+        format = file_format(path)
+        if format == "onnx":
+            return _load_onnx(path, providers, session_options)
+        _onnx_only(path, f"{_LABELS[format]} file", providers, session_options)
+        if format == "keras":
+            raise errors.ArtifactError(
+                f"{path!r} is a saved Keras model, not an exported artifact: "
+                "export it first (kerasexport.export(); R: export_savedmodel())."
+            )
+        from kerasexport import formats
+
+        return formats.get(format).open_artifact(path)
     raise errors.ArtifactError(
         f"No artifact at {path!r}: nothing exists there. Expected a SavedModel "
-        "directory or an .onnx file."
+        f"directory or {_FILES}."
     )
+
+
+_FILES = "an ONNX, OpenVINO (.xml), LiteRT (.tflite) or .pt2 file"
+_LABELS = {"openvino": "an OpenVINO IR", "litert": "a LiteRT", "torch": "a .pt2", "keras": "a .keras"}
+_XML_START = (b"<?xml", b"<net")
+_LITERT_IDENTIFIER = b"TFL3"
+_KERAS_FILES = {"config.json", "model.weights.h5"}
+
+
+def file_format(path):
+    """The format of the file at `path`, by its content (not its name).
+
+    Returns:
+        `"litert"` (FlatBuffer identifier ``TFL3``), `"torch"` (a zip archive
+        holding a torch.export program), `"keras"` (a zip archive holding a
+        saved Keras model), `"openvino"` (XML), else `"onnx"` (a protobuf has
+        no signature; onnxruntime judges).
+    """
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head[4:8] == _LITERT_IDENTIFIER:
+        return "litert"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "onnx"
+        if _KERAS_FILES <= set(names):
+            return "keras"
+        if any(n.endswith("/archive_format") or n == "archive_format" for n in names):
+            return "torch"
+        return "onnx"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_XML_START):
+        return "openvino"
+    return "onnx"
+
+
+def _onnx_only(path, what, providers, session_options):
+    if providers is not None or session_options is not None:
+        raise errors.ArtifactError(
+            "`providers` and `session_options` apply to ONNX artifacts "
+            f"only; {path!r} is {what}."
+        )
 
 
 # Inputs ----
@@ -468,9 +532,14 @@ def _load_onnx(path, providers, session_options):
             f"Loading an ONNX artifact needs onnxruntime: {exc}"
         ) from exc
     except Exception as exc:
-        hint = "Expected a SavedModel directory or an .onnx file."
+        hint = f"Expected a SavedModel directory or {_FILES}."
         if onnx_format.undefined_operations(path):
             hint = ""  # An ONNX file after all: the description says what to do.
+        elif path.endswith(".bin") and os.path.isfile(path[:-4] + ".xml"):
+            hint = (
+                "This is the weights file of an OpenVINO IR: load the .xml "
+                "file beside it."
+            )
         elif path.endswith((".keras", ".h5")):
             hint = (
                 "This looks like a saved Keras model, not an exported artifact: "

@@ -12,6 +12,14 @@ new artifact has been verified:
   either the old artifact or the new one. Where that call is missing, the old
   directory is moved aside first, and a kill between the two renames is
   repaired by the next export to the same place (`clean_stale_staging`).
+
+Some formats write a pair of files (OpenVINO: ``NAME.xml`` and its weights
+``NAME.bin``, the target's *companion*). Both are staged together and land
+companion first, main file last, with the old main file moved aside before
+any of them: at every instant the target path holds the old pair's main
+file, nothing, or the new pair's, never a main file beside the other pair's
+companion. A kill in that short window leaves the companion without its main
+file until the next export to the same place, which puts the old pair back.
 """
 
 import contextlib
@@ -27,6 +35,8 @@ from kerasexport import errors
 STAGING_PREFIX = ".kerasexport-staging-"
 _PID_MARK = "-pid"
 _OLD = "old"
+_OLD_COMPANION = "old-companion-"
+_JOURNAL = ".kerasexport-companions"  # names of the companions this export lands
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -79,9 +89,32 @@ def clean_stale_staging(target):
             continue  # Another export to the same place is running.
         staging_dir = os.path.join(parent, entry)
         old = os.path.join(staging_dir, _OLD)
+        if not os.path.lexists(target):
+            _roll_back_companions(staging_dir, parent)
         if os.path.lexists(old) and not os.path.lexists(target):
             os.rename(old, target)
         _remove(staging_dir)
+
+
+def _roll_back_companions(staging_dir, parent):
+    """Undo the companions a killed commit landed before its main file.
+
+    Each companion gets its old file back when one was moved aside, and is
+    removed when the interrupted export brought it (it is then no longer in
+    the staging directory).
+    """
+    journal = os.path.join(staging_dir, _JOURNAL)
+    if not os.path.isfile(journal):
+        return
+    with open(journal) as f:
+        names = [line.strip() for line in f if line.strip()]
+    for name in names:
+        final = os.path.join(parent, name)
+        old = os.path.join(staging_dir, _OLD_COMPANION + name)
+        if os.path.lexists(old):
+            os.replace(old, final)
+        elif not os.path.lexists(os.path.join(staging_dir, name)) and os.path.lexists(final):
+            os.remove(final)
 
 
 def _nearest_existing(directory):
@@ -127,7 +160,7 @@ def _remove(path):
         os.remove(path)
 
 
-def check_target(target, overwrite, is_directory):
+def check_target(target, overwrite, is_directory, companions=()):
     """Fail early, before any work, when `target` cannot be written.
 
     Missing parent directories are fine: `staged()` creates them (as Keras
@@ -137,6 +170,8 @@ def check_target(target, overwrite, is_directory):
         target: path of the artifact.
         overwrite: `bool`, whether an existing artifact may be replaced.
         is_directory: `bool`, whether the format writes a directory.
+        companions: paths of the files written beside `target` (OpenVINO's
+            `.bin`). Defaults to none.
 
     Raises:
         PathError: an ancestor is a file, the nearest existing directory is
@@ -154,6 +189,8 @@ def check_target(target, overwrite, is_directory):
         raise errors.PathError(
             f"The directory {existing!r} is not writable. Choose a writable location."
         )
+    for companion in companions:
+        _check_companion(target, companion, overwrite)
     if not os.path.lexists(target):
         return
     kind_now = "directory" if os.path.isdir(target) else "file"
@@ -170,8 +207,26 @@ def check_target(target, overwrite, is_directory):
         )
 
 
+def _check_companion(target, companion, overwrite):
+    if not os.path.lexists(companion):
+        return
+    if os.path.isdir(companion):
+        raise errors.PathError(
+            f"This format writes {os.path.basename(companion)!r} beside "
+            f"{os.path.basename(target)!r}, but {companion!r} is a directory. "
+            "Remove it or choose another name."
+        )
+    if not overwrite and not os.path.lexists(target):
+        raise errors.PathError(
+            f"This format writes {os.path.basename(companion)!r} beside "
+            f"{os.path.basename(target)!r}, and {companion!r} already exists. "
+            "Pass `overwrite = True` (R: `overwrite = TRUE`) to replace it, or "
+            "choose another name."
+        )
+
+
 @contextlib.contextmanager
-def staged(target):
+def staged(target, companions=()):
     """Yield a staging area beside `target`; the caller commits on success.
 
     Usage::
@@ -184,6 +239,12 @@ def staged(target):
     Missing parent directories of `target` are created first; whatever
     happens before ``commit()``, the staging area and the directories made
     are removed, and the target is left as it was.
+
+    Args:
+        target: path of the artifact.
+        companions: paths of files the format writes beside `target`, in the
+            same directory (OpenVINO's `.bin`); they are staged beside
+            `stage.path` under the same names and land with it.
 
     Raises:
         PathError: when the staging area cannot be created (read-only file
@@ -206,7 +267,7 @@ def staged(target):
         raise errors.PathError(
             f"Cannot write in {parent!r}: {exc.strerror}. Choose a writable location."
         ) from exc
-    stage = _Stage(target, os.path.join(staging_dir, name), os.path.join(staging_dir, _OLD))
+    stage = _Stage(target, os.path.join(staging_dir, name), os.path.join(staging_dir, _OLD), companions)
     try:
         yield stage
     finally:
@@ -216,12 +277,16 @@ def staged(target):
 
 
 class _Stage:
-    def __init__(self, target, path, old):
+    def __init__(self, target, path, old, companions=()):
         self.target = target
         self.path = path  # Where the new artifact is written.
         self._old = old  # Where the old one goes once replaced.
         self.scratch = os.path.dirname(path)  # For temporary files of the export.
         self.committed = False
+        self._companions = [os.path.basename(c) for c in companions]
+        if self._companions:
+            with open(os.path.join(self.scratch, _JOURNAL), "w") as f:
+                f.write("".join(name + "\n" for name in self._companions))
 
     def commit(self, announce=False):
         """Move the staged artifact to the target, replacing an old one.
@@ -231,7 +296,9 @@ class _Stage:
                 exporters named the staging path they wrote to.
         """
         checkpoint("before_rename")
-        if not os.path.lexists(self.target):
+        if self._companions:
+            self._commit_pair()
+        elif not os.path.lexists(self.target):
             os.rename(self.path, self.target)
         elif not os.path.isdir(self.path):
             os.replace(self.path, self.target)
@@ -243,6 +310,25 @@ class _Stage:
         checkpoint("after_rename")
         if announce:
             print(f"Verified artifact moved into place at '{self.target}'.", flush=True)
+
+    def _commit_pair(self):
+        """Land the companions, then the main file (see the module doc)."""
+        parent = os.path.dirname(self.target)
+        if os.path.lexists(self.target):
+            os.rename(self.target, self._old)
+        try:
+            for name in self._companions:
+                final = os.path.join(parent, name)
+                if os.path.lexists(final):
+                    os.rename(final, os.path.join(self.scratch, _OLD_COMPANION + name))
+                os.rename(os.path.join(self.scratch, name), final)
+                checkpoint("mid_pair")
+            os.rename(self.path, self.target)
+        except BaseException:
+            _roll_back_companions(self.scratch, parent)
+            if os.path.lexists(self._old):
+                os.rename(self._old, self.target)
+            raise
 
 
 def _exchange(a, b):

@@ -15,10 +15,25 @@ _ONNX_WRITERS = {
 }
 
 
+_OPENVINO = ("openvino", "openvino", "convert to and run OpenVINO IR")
+_LITERT = ("ai_edge_litert", "ai-edge-litert", "run and verify LiteRT files")
+_TORCH = ("torch", "torch", "write and run .pt2 files (torch.export)")
+
+
 def needed_for_export(format, backend, verify):
-    """The (module, package, purpose) triples an export needs."""
+    """The (module, package, purpose) triples an export needs on `backend`.
+
+    `backend` is the backend the route exports with (the worker's on the
+    cross-backend route).
+    """
     if format == "tf_saved_model":
         return [_TENSORFLOW]
+    if format == "openvino":
+        return [_OPENVINO] + ([_TORCH] if backend == "torch" else [_TENSORFLOW])
+    if format == "litert":
+        return [_TENSORFLOW] + ([_LITERT] if verify else [])
+    if format == "torch":
+        return [_TORCH]
     needed = [_ONNX, _ONNX_WRITERS[backend]] if backend in _ONNX_WRITERS else [_ONNX]
     if verify:
         needed.append(_ONNXRUNTIME)

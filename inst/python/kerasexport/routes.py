@@ -2,13 +2,16 @@
 
 Two routes write an artifact:
 
-- ``"native"``: Keras's own exporter, in this process, on the model's
-  backend (SavedModel on TensorFlow and JAX, ONNX on all three backends).
+- ``"native"``: the format's exporter, in this process, on the model's
+  backend (`NATIVE`: SavedModel on TensorFlow and JAX, ONNX on all three,
+  OpenVINO on TensorFlow and PyTorch, LiteRT on TensorFlow, .pt2 on
+  PyTorch).
 - ``"cross-backend"``: the model is saved to a ``.keras`` file and exported
   in a worker process by the backend that owns the format's exporter
-  (`CROSS_BACKENDS`; see `cross_backend`). It covers the format a backend has
-  no exporter for (SavedModel from PyTorch) and models the native exporter
-  fails on.
+  (`CROSS_BACKENDS`; see `cross_backend`). It covers the formats a backend
+  has no exporter for (SavedModel from PyTorch, LiteRT from JAX and PyTorch,
+  .pt2 from TensorFlow and JAX, OpenVINO from JAX) and models the native
+  exporter fails on.
 
 The automatic choice (``route=None``) tries the native route first when the
 backend has one, and falls back to the cross-backend route when the native
@@ -26,18 +29,28 @@ from kerasexport import errors
 NATIVE_NAME = "native"
 CROSS_NAME = "cross-backend"
 ROUTES = (NATIVE_NAME, CROSS_NAME)
-# The backends whose Keras exporter writes each format well, best first: the
-# cross-backend route exports there. A format missing here goes to TensorFlow.
+# The backends whose exporter writes each format well, best first: the
+# cross-backend route exports there (see `cross_backend`). Measured on the
+# test zoo: OpenVINO's TensorFlow frontend has no TensorList (LSTMs), its
+# PyTorch path through torch.export converts every zoo model; LiteRT's
+# converter is TensorFlow's; a .pt2 file is a torch.export program.
 CROSS_BACKENDS = {
     "tf_saved_model": ("tensorflow",),
     "onnx": ("tensorflow",),
+    "openvino": ("torch", "tensorflow"),
+    "litert": ("tensorflow",),
+    "torch": ("torch",),
 }
 _DEFAULT_CROSS_BACKEND = "tensorflow"
 
+# The formats each backend exports in this process. JAX has no OpenVINO
+# route (jax2tf leaves XlaCallModule ops OpenVINO cannot convert), no LiteRT
+# and no .pt2; TensorFlow none of .pt2; PyTorch no SavedModel (torch_xla)
+# and no LiteRT (the litert-torch package).
 NATIVE = {
-    "tensorflow": ("tf_saved_model", "onnx"),
+    "tensorflow": ("tf_saved_model", "onnx", "openvino", "litert"),
     "jax": ("tf_saved_model", "onnx"),
-    "torch": ("onnx",),
+    "torch": ("onnx", "openvino", "torch"),
 }
 
 

@@ -2,8 +2,8 @@
 
 JAX records source locations (full file paths) in the StableHLO it embeds in
 SavedModels; torch's TorchScript exporter, when verbose, writes stack traces
-into ONNX doc strings, and its dynamo exporter stack traces into node
-metadata. Artifacts go to production; the paths of the machine that made them
+into ONNX doc strings, its dynamo exporter and torch.export stack traces
+into node metadata. Artifacts go to production; the paths of the machine that made them
 must not.
 """
 
@@ -67,3 +67,18 @@ def _drop_trace_metadata(props):
         entry = props.add()
         entry.key, entry.value = key, value
     return True
+
+
+def scrub_torch_program(program):
+    """Remove the Python stack traces torch.export keeps in node metadata.
+
+    `torch.export.save` writes each node's ``stack_trace`` (file paths of
+    the exporting machine's Keras and torch sources) into the archive.
+    """
+    import torch
+
+    for module in program.graph_module.modules():
+        if isinstance(module, torch.fx.GraphModule):
+            for node in module.graph.nodes:
+                node.meta.pop("stack_trace", None)
+    return program

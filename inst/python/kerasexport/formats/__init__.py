@@ -1,25 +1,80 @@
 """One module per export format: how to write it, how to load and run it."""
 
 import contextlib
+import importlib
 
 from kerasexport import errors
 
-FORMATS = ("tf_saved_model", "onnx")
+# Keras's names for the formats, and the module of each.
+_MODULES = {
+    "tf_saved_model": "saved_model",
+    "onnx": "onnx",
+    "openvino": "openvino",
+    "litert": "litert",
+    "torch": "pt2",
+}
+FORMATS = tuple(_MODULES)
 
 
 def get(format):
-    """Return the module implementing `format`."""
-    if format == "tf_saved_model":
-        from kerasexport.formats import saved_model
+    """Return the module implementing `format`.
 
-        return saved_model
-    if format == "onnx":
-        from kerasexport.formats import onnx
+    Raises:
+        FormatError: for a name that is not one of `FORMATS`.
+    """
+    module = _MODULES.get(format) if isinstance(format, str) else None
+    if module is None:
+        raise errors.FormatError(
+            f"Unknown format {format!r}. Available formats: {', '.join(FORMATS)}."
+        )
+    return importlib.import_module(f"kerasexport.formats.{module}")
 
-        return onnx
-    raise errors.FormatError(
-        f"Unknown format {format!r}. Available formats: {', '.join(FORMATS)}."
-    )
+
+def companions(fmt, path):
+    """The files besides `path` that belong to its artifact (OpenVINO's `.bin`)."""
+    return list(getattr(fmt, "companions", lambda _: [])(path))
+
+
+def output_names(model, count=None):
+    """Names for the model's flat outputs: dict keys (sorted), else `output_i`.
+
+    Args:
+        model: a `keras.Model`.
+        count: `int` or `None`. How many outputs the artifact has, for models
+            whose output structure Keras did not record (subclassed models).
+
+    Returns:
+        A list of `str`, or `None` when neither the structure nor `count` is
+        known.
+    """
+    import keras
+
+    structure = getattr(model, "_outputs_struct", None)
+    if isinstance(structure, dict):
+        return [str(key) for key in keras.tree.flatten({key: key for key in structure})]
+    if structure is not None:
+        count = len(keras.tree.flatten(structure))
+    if count is None:
+        return None
+    return [f"output_{i}" for i in range(count)]
+
+
+def input_names(signature):
+    """Names for a normalized signature's flat inputs, in flattening order.
+
+    A dict's key names its input; otherwise the spec's own name when the
+    names are unique, else ``input_<i>``.
+    """
+    import keras
+
+    paths = keras.tree.flatten_with_path(signature)
+    names = []
+    for i, (path, spec) in enumerate(paths):
+        keys = [k for k in path if isinstance(k, str)]
+        names.append(keys[-1] if keys else (spec.name or f"input_{i}"))
+    if len(set(names)) != len(names):
+        names = [f"input_{i}" for i in range(len(names))]
+    return names
 
 
 @contextlib.contextmanager

@@ -230,6 +230,61 @@ _LOAD_PREFIX = re.compile(r"Load model from .*? failed:\s*")
 
 
 
+def runner(path, signature, options=None):
+    """Run the file as a user would: an onnxruntime session on the CPU.
+
+    Args:
+        path: `str`, the ONNX file.
+        signature: the normalized signature it was exported with.
+        options: the export's options (unused).
+
+    Returns:
+        A function of the model's positional arguments returning
+        ``{output name: array}``.
+
+    Raises:
+        VerificationError: when onnxruntime cannot load the file, or it asks
+            for more inputs than `signature` describes.
+    """
+    import onnxruntime
+
+    from kerasexport import errors
+    from kerasexport import signature as signature_lib
+
+    session_options = onnxruntime.SessionOptions()
+    session_options.log_severity_level = 3  # a failure is raised, not logged
+    try:
+        session = load(path, session_options=session_options)
+    except Exception as exc:
+        raise errors.VerificationError(
+            "The exported artifact could not be loaded by its runtime: "
+            f"{describe_load_failure(path, exc)}"
+        ) from exc
+    _check_inputs(session, signature)
+    return lambda args: run(session, signature_lib.flat_specs(args))
+
+
+def _check_inputs(session, signature):
+    """Refuse an ONNX graph whose extra inputs no caller could feed."""
+    from kerasexport import errors
+    from kerasexport import signature as signature_lib
+
+    names = [i.name for i in session.get_inputs()]
+    flat = signature_lib.flat_specs(signature)
+    if len(names) <= len(flat):
+        return
+    count = len(flat)
+    extra = [n for n in names if n not in {s.name for s in flat}][-(len(names) - count):]
+    raise errors.VerificationError(
+        f"The ONNX file takes {len(names)} inputs, the model {count}: the "
+        f"converter made graph inputs without values of {', '.join(extra[:5])}"
+        f"{' and more' if len(extra) > 5 else ''}, tensors the traced model "
+        "captured instead of holding them as variables. tf2onnx does this with "
+        "the mean and variance of an adapted Normalization layer. Export with "
+        "format='tf_saved_model', or to ONNX from the JAX or PyTorch backend."
+    )
+
+
 def load(path, providers=None, session_options=None):
     """An onnxruntime session on `path` (CPU provider unless told)."""
     import onnxruntime

@@ -37,6 +37,27 @@ def load(path):
     return tf.saved_model.load(path)
 
 
+def runner(path, signature, options=None):
+    """Run the SavedModel as a user would: `tf.saved_model.load`, then `serve`.
+
+    Returns:
+        A function of the model's positional arguments returning its outputs.
+
+    Raises:
+        VerificationError: when TensorFlow cannot load the directory.
+    """
+    from kerasexport import errors
+    from kerasexport import routes
+
+    try:
+        loaded = load(path)
+    except Exception as exc:
+        raise errors.VerificationError(
+            f"The exported artifact could not be loaded by its runtime: {routes.describe(exc)}"
+        ) from exc
+    return lambda args: run(loaded, args)
+
+
 def run(loaded, args, endpoint=ENDPOINT):
     """Call an endpoint with positional `args`; outputs as NumPy."""
     import tensorflow as tf

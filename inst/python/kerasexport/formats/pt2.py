@@ -1,0 +1,269 @@
+"""PyTorch ExportedProgram (`.pt2`, Keras's format ``"torch"``): written by
+`torch.export` on the PyTorch backend, run by ``torch.export.load(path).module()``.
+
+Keras's own exporter traces with a batch of one and no `dynamic_shapes`, so
+its artifact only runs at batch size 1. Here every unknown dimension of the
+signature (the batch and any other `None`) is exported as a dynamic
+dimension, unless the caller passes `dynamic_shapes` (or a signature without
+`None`).
+"""
+
+import json
+import os
+
+import numpy as np
+
+from kerasexport import errors
+from kerasexport import formats
+from kerasexport import scrub
+
+FORMAT = "torch"
+IS_DIRECTORY = False
+SUFFIX = ".pt2"
+# torch.export.export's own options; only the PyTorch backend has them.
+OPTIONS = {
+    "tensorflow": (),
+    "jax": (),
+    "torch": (
+        "dynamic_shapes", "strict", "prefer_deferred_runtime_asserts_over_guards",
+        "preserve_module_call_signature",
+    ),
+}
+# Names of the inputs and outputs, saved in the archive beside the program.
+_META_FILE = "kerasexport.json"
+# Sizes traced for unknown dimensions: distinct, so torch.export cannot take
+# two of them to be equal, and above 1, which it would specialise.
+_BATCH_SAMPLE = 2
+_OTHER_SAMPLES = (16, 24, 32, 40, 48, 56, 64)
+
+
+def _sample_inputs(signature):
+    """Zero tensors shaped like `signature`, and the matching dynamic shapes."""
+    import keras
+    import torch
+
+    others = iter(_OTHER_SAMPLES * 8)
+
+    def sample(spec):
+        shape = [
+            (_BATCH_SAMPLE if i == 0 else next(others)) if d is None else d
+            for i, d in enumerate(spec.shape)
+        ]
+        return torch.zeros(shape, dtype=getattr(torch, spec.dtype or "float32"))
+
+    def dynamic(spec):
+        return {i: torch.export.Dim.DYNAMIC for i, d in enumerate(spec.shape) if d is None} or None
+
+    args = tuple(keras.tree.map_structure(sample, list(signature)))
+    shapes = tuple(keras.tree.map_structure(dynamic, list(signature)))
+    return args, shapes
+
+
+def input_specs(signature):
+    """The signature's leaves in torch's flattening order, with their names.
+
+    torch.export flattens dicts in insertion order, Keras in sorted order, so
+    a program's inputs are named here from torch's own key paths: a dict key
+    names its input, else the spec's name, else ``input_<i>``.
+
+    Returns:
+        A list of (name, `keras.InputSpec`).
+    """
+    import torch
+
+    leaves = torch.utils._pytree.tree_flatten_with_path(list(signature))[0]
+    names = []
+    for i, (path, spec) in enumerate(leaves):
+        keys = [k.key for k in path if isinstance(k, torch.utils._pytree.MappingKey)]
+        names.append(str(keys[-1]) if keys else (spec.name or f"input_{i}"))
+    if len(set(names)) != len(names):
+        names = [f"input_{i}" for i in range(len(names))]
+    return list(zip(names, (spec for _, spec in leaves)))
+
+
+def export_program(model, signature, **options):
+    """A `torch.export.ExportedProgram` of `model`, in inference mode.
+
+    Args:
+        model: a `keras.Model` on the PyTorch backend.
+        signature: a normalized signature (see `signature.normalize`).
+        **options: `torch.export.export`'s options. `strict` defaults to
+            `False` (Keras's choice); `dynamic_shapes` defaults to every
+            unknown dimension of `signature`.
+
+    Raises:
+        FormatError: when torch.export cannot capture the model, with
+            torch's own words.
+    """
+    import torch
+
+    args, shapes = _sample_inputs(signature)
+    options.setdefault("strict", False)
+    if "dynamic_shapes" in options:
+        from keras.src.export import torch as keras_torch
+
+        if options["dynamic_shapes"] is not None:
+            options["dynamic_shapes"] = keras_torch._normalize_dynamic_shapes(
+                options["dynamic_shapes"], args
+            )
+    elif any(s is not None for s in torch.utils._pytree.tree_leaves(shapes)):
+        options["dynamic_shapes"] = [shapes]
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with formats.inference_mode():
+            program = torch.export.export(model, args, **options)
+    except Exception as exc:
+        raise errors.FormatError(
+            f"torch.export could not capture the model: {_first_line(exc)} "
+            "Pass a fixed `input_signature` (no None) to export static shapes, "
+            "or `dynamic_shapes=` to choose the dynamic dimensions yourself."
+        ) from exc
+    return scrub.scrub_torch_program(program)
+
+
+def _first_line(exc):
+    from kerasexport import routes
+
+    return routes.describe(exc)
+
+
+def write(model, path, input_signature, verbose, **options):
+    """Export `model` to a `.pt2` file at `path` (any file name)."""
+    import keras
+    import torch
+
+    program = export_program(model, input_signature, **options)
+    outputs = formats.output_names(model, len(program.graph_signature.user_outputs))
+    meta = {"inputs": [name for name, _ in input_specs(input_signature)], "outputs": outputs}
+    torch.export.save(program, path, extra_files={_META_FILE: json.dumps(meta)})
+    if verbose:
+        keras.utils.io_utils.print_msg(f"Saved PyTorch ExportedProgram at '{path}'.")
+
+
+def finish(path, output_names=None):
+    """Nothing to do: `write` saved the names with the program."""
+
+
+# Loading and running ----
+
+
+def _load(path):
+    import torch
+
+    extra = {_META_FILE: ""}
+    program = torch.export.load(path, extra_files=extra)
+    try:
+        meta = json.loads(extra[_META_FILE]) if extra[_META_FILE] else {}
+    except ValueError:
+        meta = {}
+    return program, meta
+
+
+def _describe_load_failure(exc):
+    from kerasexport import routes
+
+    return routes.describe(exc)
+
+
+def runner(path, signature, options):
+    """Run the file as a user would: ``torch.export.load(path).module()``.
+
+    Returns:
+        A function of the model's positional arguments (NumPy leaves)
+        returning ``{name: array}``.
+
+    Raises:
+        VerificationError: when torch cannot load the file.
+    """
+    try:
+        program, meta = _load(path)
+        module = program.module()
+    except Exception as exc:
+        raise errors.VerificationError(
+            f"The exported artifact could not be loaded by torch.export.load: "
+            f"{_describe_load_failure(exc)}"
+        ) from exc
+
+    def run(args):
+        import keras
+        import torch
+
+        tensors = keras.tree.map_structure(lambda a: torch.as_tensor(np.asarray(a)), list(args))
+        with torch.no_grad():
+            outputs = module(*tensors)
+        flat = [t.detach().numpy() for t in torch.utils._pytree.tree_leaves(outputs)]
+        names = meta.get("outputs") or [f"output_{i}" for i in range(len(flat))]
+        return dict(zip(names, flat)) if len(names) == len(flat) else flat
+
+    return run
+
+
+def open_artifact(path):
+    """A `kerasexport.Artifact` running the `.pt2` file at `path` with torch alone."""
+    from kerasexport import artifact as artifact_lib
+
+    try:
+        import torch
+    except ImportError as exc:
+        raise errors.DependencyError(
+            "Loading a .pt2 artifact needs torch: install it with `pip install "
+            "torch`, or from R run `kerasexport::install_kerasexport()`."
+        ) from exc
+    try:
+        program, meta = _load(path)
+        module = program.module()
+    except Exception as exc:
+        raise errors.ArtifactError(
+            f"{path!r} is a zip archive but not a PyTorch ExportedProgram "
+            f"torch.export.load can read: {_describe_load_failure(exc)}"
+        ) from exc
+    inputs = _placeholders(program, program.graph_signature.user_inputs)
+    outputs = _output_infos(program)
+    in_names = meta.get("inputs") or []
+    if len(in_names) == len(inputs):
+        inputs = [artifact_lib.TensorInfo(n, t.dtype, t.shape) for n, t in zip(in_names, inputs)]
+    out_names = meta.get("outputs") or []
+    if len(out_names) == len(outputs):
+        outputs = [artifact_lib.TensorInfo(n, t.dtype, t.shape) for n, t in zip(out_names, outputs)]
+    name = artifact_lib.GRAPH_ENDPOINT
+    endpoint = artifact_lib.Endpoint(name, "graph", tuple(inputs), tuple(outputs))
+    in_spec = program.call_spec.in_spec
+    pytree = torch.utils._pytree
+
+    def call(arrays):
+        tensors = [torch.as_tensor(a) for a in arrays]
+        args, kwargs = pytree.tree_unflatten(tensors, in_spec)
+        with torch.no_grad():
+            result = module(*args, **kwargs)
+        return [t.detach().numpy() for t in pytree.tree_leaves(result)]
+
+    return artifact_lib.Artifact(
+        path=path, format=FORMAT, size=os.path.getsize(path),
+        endpoints={name: endpoint}, default_endpoint=name, runtime=program,
+        callers={name: call},
+    )
+
+
+def _tensor_info(name, value):
+    from kerasexport import artifact as artifact_lib
+
+    shape = tuple(d if isinstance(d, int) else None for d in value.shape)
+    dtype = str(value.dtype).replace("torch.", "")
+    return artifact_lib.TensorInfo(str(name), dtype, shape)
+
+
+def _placeholders(program, names):
+    nodes = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    return [_tensor_info(name, nodes[name].meta["val"]) for name in names]
+
+
+def _output_infos(program):
+    output = next(n for n in program.graph.nodes if n.op == "output")
+    values = output.args[0]
+    user = set(program.graph_signature.user_outputs)
+    infos = []
+    for i, node in enumerate(values):
+        if getattr(node, "name", None) in user and "val" in node.meta:
+            infos.append(_tensor_info(f"output_{len(infos)}", node.meta["val"]))
+    return infos
