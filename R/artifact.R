@@ -1,10 +1,14 @@
 #' Load an exported artifact, to inspect it and predict with it
 #'
-#' Opens a TensorFlow SavedModel directory or an ONNX file with its own
-#' runtime (TensorFlow, or onnxruntime), without the model's code: a model
-#' defined in another session, or by someone else, can be used as is.
-#' Loading an ONNX file imports onnxruntime only, not TensorFlow, Keras, JAX
-#' or PyTorch. Each endpoint's inputs and outputs are read once, when the
+#' Opens a TensorFlow SavedModel directory, or an ONNX, OpenVINO IR, LiteRT
+#' or `.pt2` file, with its own runtime (TensorFlow, onnxruntime, OpenVINO,
+#' the LiteRT interpreter or torch), without the model's code: a model
+#' defined in another session, or by someone else, can be used as is. A file
+#' is recognised by its content, whatever its name. Loading an ONNX, OpenVINO
+#' or LiteRT file imports its runtime only, not TensorFlow, Keras, JAX or
+#' PyTorch; a `.pt2` file imports torch alone. A LiteRT file with a fixed
+#' batch size of 1 is run one row at a time, so `predict()` takes any number
+#' of rows. Each endpoint's inputs and outputs are read once, when the
 #' artifact is loaded; `print()` shows them and
 #' [predict()][predict.kerasexport_artifact] checks inputs against them.
 #' For a SavedModel, `print()` also says which endpoint `serving_default`
@@ -16,7 +20,8 @@
 #' but must be loaded again with `load_artifact()` to predict.
 #'
 #' @param path Path of a SavedModel directory (holding `saved_model.pb`) or of
-#'   an `.onnx` file.
+#'   a file: ONNX, OpenVINO IR (the `.xml`, with its `.bin` beside it), LiteRT
+#'   or `.pt2`.
 #' @param providers ONNX only: onnxruntime execution providers, e.g.
 #'   `"CPUExecutionProvider"`. `NULL` (default) uses the CPU.
 #' @param session_options ONNX only: an `onnxruntime$SessionOptions` Python
@@ -26,7 +31,8 @@
 #' @section Errors:
 #' Errors have class `kerasexport_error` and one of
 #' `kerasexport_artifact_error` (nothing at `path`, a directory that is not a
-#' SavedModel, a file onnxruntime cannot load, ONNX options for a SavedModel),
+#' SavedModel, a file its runtime cannot load, an OpenVINO IR without its
+#' `.bin`, a LiteRT file that needs Flex ops, ONNX options for another format),
 #' `kerasexport_dependency_error` (the runtime is not installed) and
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family loading
@@ -55,7 +61,7 @@ load_artifact <- function(path, providers = NULL, session_options = NULL) {
       "artifact",
       c(
         "No artifact at {.path {path}}: nothing exists there.",
-        i = "Give a SavedModel directory or an {.file .onnx} file."
+        i = "Give a SavedModel directory or an ONNX, OpenVINO, LiteRT or {.file .pt2} file."
       )
     )
   }
@@ -64,7 +70,7 @@ load_artifact <- function(path, providers = NULL, session_options = NULL) {
       "artifact",
       c(
         "{.path {path}} is a directory without {.file saved_model.pb}, so not a SavedModel.",
-        i = "Give a SavedModel directory or an {.file .onnx} file."
+        i = "Give a SavedModel directory or an ONNX, OpenVINO, LiteRT or {.file .pt2} file."
       )
     )
   }

@@ -1,7 +1,8 @@
-#' Export a Keras model to a verified SavedModel or ONNX artifact
+#' Export a Keras model to a verified artifact in any of Keras's formats
 #'
-#' Writes `object` as a TensorFlow SavedModel (for TF-Serving) or an ONNX file
-#' (for onnxruntime), whichever Keras backend it runs on. The artifact is
+#' Writes `object` as a TensorFlow SavedModel (for TF-Serving), an ONNX file
+#' (for onnxruntime), an OpenVINO IR, a LiteRT (`.tflite`) file or a PyTorch
+#' ExportedProgram (`.pt2`), whichever Keras backend it runs on. The artifact is
 #' written beside `export_dir_base`, reloaded with its own runtime and compared
 #' with the model's outputs, and only then renamed into place: a failed export
 #' leaves `export_dir_base` as it was. One line of message reports the format,
@@ -10,18 +11,27 @@
 #'
 #' @param object A Keras 3 model.
 #' @param export_dir_base Where to write: a directory for
-#'   `format = "tf_saved_model"`, a file for `format = "onnx"` (any name;
-#'   `.onnx` is the conventional suffix). Missing parent directories are
-#'   created, as Keras does, and removed again if the export fails.
-#' @param ... Options for the format's Keras exporter, as named arguments:
+#'   `format = "tf_saved_model"`, a file for the other formats. Files take any
+#'   name; Keras's suffixes are conventional: `.onnx`, `.xml` (OpenVINO),
+#'   `.tflite` (LiteRT), `.pt2` (`"torch"`). An OpenVINO IR is two files: the
+#'   weights go beside it, named with its last suffix replaced by `.bin`
+#'   (`model.xml` and `model.bin`; `model` and `model.bin`), and both land
+#'   together. Missing parent directories are created, as Keras does, and
+#'   removed again if the export fails.
+#' @param ... Options for the format's exporter, as named arguments:
 #'   `is_static` and `jax2tf_kwargs` (a named list) for SavedModels on the JAX
-#'   backend, `opset_version` for ONNX; `rtol` (default `1e-4`), the largest
-#'   relative error verification accepts; `route`, `"native"` or
-#'   `"cross-backend"` to force a route (see Routes). An option that does not
-#'   apply is an error that lists those that do; on the cross-backend route
-#'   the TensorFlow backend's options apply (`opset_version` for ONNX, none
-#'   for SavedModels).
-#' @param format `"tf_saved_model"` (default) or `"onnx"`.
+#'   backend; `opset_version` for ONNX; `compress_to_fp16` for OpenVINO
+#'   (float16 weights, so pass a larger `rtol` too); `allow_flex` (convert
+#'   with TensorFlow Select ops, which the standalone LiteRT runtime lacks)
+#'   and TFLiteConverter settings such as `optimizations = list("DEFAULT")`
+#'   for LiteRT; `dynamic_shapes` and `strict` for `"torch"`. Also `rtol`
+#'   (default `1e-4`), the largest relative error verification accepts; and
+#'   `route`, `"native"` or `"cross-backend"` to force a route (see Routes).
+#'   An option that does not apply is an error that lists those that do; on
+#'   the cross-backend route the worker's backend's options apply.
+#' @param format `"tf_saved_model"` (default), `"onnx"`, `"openvino"`,
+#'   `"litert"` or `"torch"` (a `.pt2` PyTorch ExportedProgram), Keras's
+#'   names.
 #' @param verbose `TRUE` to let the exporters print their logs; `NULL`
 #'   (default) or `FALSE` keeps them quiet.
 #' @param input_signature The inputs' shapes and dtypes; `NULL` (default)
@@ -34,14 +44,26 @@
 #'   the model before putting it in place.
 #' @returns `object`, invisibly, so it can be piped.
 #' @section Routes:
-#' Every backend writes both formats. The *native* route is Keras's own
-#' exporter on the model's backend (SavedModel on TensorFlow and JAX, ONNX on
-#' all three). The *cross-backend* route saves the model to a temporary
-#' `.keras` file, exports it with the TensorFlow backend in a separate Python
-#' process, and verifies the result against the original model here. It is
-#' taken when there is no native exporter (SavedModel from PyTorch), and as a
+#' Every backend writes every format. The *native* route is the format's
+#' exporter on the model's backend: SavedModel on TensorFlow and JAX, ONNX on
+#' all three, OpenVINO on TensorFlow and PyTorch, LiteRT on TensorFlow, `.pt2`
+#' on PyTorch. The *cross-backend* route saves the model to a temporary
+#' `.keras` file, exports it in a separate Python process with the backend
+#' that owns the format's exporter (TensorFlow for SavedModel, ONNX and
+#' LiteRT, PyTorch for `.pt2`, PyTorch then TensorFlow for OpenVINO), and
+#' verifies the result against the original model here. It is taken when
+#' there is no native exporter (SavedModel from PyTorch, LiteRT from JAX and
+#' PyTorch, `.pt2` from TensorFlow and JAX, OpenVINO from JAX), and as a
 #' fallback when the native exporter fails or writes an artifact that fails
-#' verification (e.g. jax2onnx on a bidirectional LSTM). The message names
+#' verification (e.g. jax2onnx on a bidirectional LSTM, OpenVINO's TensorFlow
+#' converter on an LSTM).
+#'
+#' Verification loads the artifact as a user would, with the runtime's
+#' defaults: `openvino.Core().compile_model(path, "CPU")` (an OpenVINO IR
+#' carries float32 as its inference precision, so a processor with bfloat16
+#' does not round it), the standalone LiteRT interpreter (a file that needs
+#' TensorFlow's Flex ops fails verification), `torch.export.load(path)$module()`
+#' (every unknown dimension of the signature is dynamic). The message names
 #' the route taken. The cross-backend route needs a model that can be saved
 #' and reloaded: built-in layers, or custom classes registered with
 #' `keras.saving.register_keras_serializable()` in an importable Python
@@ -72,6 +94,13 @@
 #'   format = "onnx",
 #'   input_signature = input_spec(c(NA, 4))
 #' )
+#'
+#' # OpenVINO: model.xml and model.bin
+#' model |> export_savedmodel(file.path(tempdir(), "model.xml"), format = "openvino")
+#'
+#' # LiteRT, and a .pt2 PyTorch ExportedProgram
+#' model |> export_savedmodel(file.path(tempdir(), "model.tflite"), format = "litert")
+#' model |> export_savedmodel(file.path(tempdir(), "model.pt2"), format = "torch")
 export_savedmodel <- function(object, export_dir_base, ...) {
   UseMethod("export_savedmodel")
 }
@@ -124,7 +153,7 @@ export_savedmodel.keras.src.models.model.Model <- function(object,
   invisible(object)
 }
 
-export_formats <- c("tf_saved_model", "onnx")
+export_formats <- c("tf_saved_model", "onnx", "openvino", "litert", "torch")
 
 # Named R values to Python keyword arguments: whole doubles become integers
 # (an `opset_version` of 17, not 17.0), named lists become dicts.

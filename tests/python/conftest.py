@@ -24,6 +24,10 @@ def predict(model, x):
     return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
 
 
+# Keras's suffix for each format (a SavedModel is a directory).
+SUFFIXES = {"tf_saved_model": "", "onnx": ".onnx", "openvino": ".xml", "litert": ".tflite", "torch": ".pt2"}
+
+
 @pytest.fixture(scope="session")
 def zoo_export(tmp_path_factory):
     """`zoo_export(name, format)`: the zoo model and its verified artifact.
@@ -44,7 +48,7 @@ def zoo_export(tmp_path_factory):
         if (name, format) not in exported:
             model = zoo.build(name)
             directory = tmp_path_factory.mktemp(f"zoo-{name}-{format}")
-            path = str(directory / ("model.onnx" if format == "onnx" else "model"))
+            path = str(directory / f"model{SUFFIXES[format]}")
             exported[name, format] = (model, path, kerasexport.export(model, path, format=format))
         return exported[name, format]
 

@@ -117,3 +117,78 @@ def test_file_where_a_directory_is_needed(tmp_path):
     target.write_text("x")
     with pytest.raises(errors.PathError, match="is a file"):
         atomic.check_target(target, overwrite=True, is_directory=True)
+
+
+# A main file and its companion (OpenVINO's .xml and .bin) ----
+
+
+def _write_pair(stage, text):
+    with open(stage.path, "w") as f:
+        f.write(f"{text} xml")
+    with open(os.path.join(stage.scratch, "model.bin"), "w") as f:
+        f.write(f"{text} bin")
+
+
+def _pair(parent):
+    with open(parent / "model.xml") as f, open(parent / "model.bin") as g:
+        return f.read(), g.read()
+
+
+def _stage_pair(tmp_path, text):
+    target = tmp_path / "model.xml"
+    with atomic.staged(target, [str(tmp_path / "model.bin")]) as stage:
+        _write_pair(stage, text)
+        stage.commit()
+
+
+def test_a_pair_lands_together(tmp_path):
+    _stage_pair(tmp_path, "new")
+    assert _pair(tmp_path) == ("new xml", "new bin")
+    assert _leftovers(tmp_path) == []
+
+
+def test_overwriting_a_pair_replaces_both_files(tmp_path):
+    _stage_pair(tmp_path, "old")
+    _stage_pair(tmp_path, "new")
+    assert _pair(tmp_path) == ("new xml", "new bin")
+    assert sorted(os.listdir(tmp_path)) == ["model.bin", "model.xml"]
+
+
+def test_a_failed_export_keeps_the_old_pair(tmp_path):
+    _stage_pair(tmp_path, "old")
+    with pytest.raises(RuntimeError):
+        with atomic.staged(tmp_path / "model.xml", [str(tmp_path / "model.bin")]) as stage:
+            _write_pair(stage, "new")
+            raise RuntimeError("verification failed")
+    assert _pair(tmp_path) == ("old xml", "old bin")
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_rename_failing_mid_pair_puts_the_old_pair_back(tmp_path, monkeypatch):
+    _stage_pair(tmp_path, "old")
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if str(dst) == str(tmp_path / "model.xml") and "staging" in str(src) and "old" not in os.path.basename(str(src)):
+            raise OSError(28, "No space left on device")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OSError):
+        _stage_pair(tmp_path, "new")
+    monkeypatch.undo()
+    assert _pair(tmp_path) == ("old xml", "old bin")
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_companion_without_its_main_file_needs_overwrite(tmp_path):
+    (tmp_path / "model.bin").write_text("someone's weights")
+    with pytest.raises(errors.PathError, match="model.bin.*already exists"):
+        atomic.check_target(str(tmp_path / "model.xml"), False, False, [str(tmp_path / "model.bin")])
+    atomic.check_target(str(tmp_path / "model.xml"), True, False, [str(tmp_path / "model.bin")])
+
+
+def test_a_companion_that_is_a_directory_is_refused(tmp_path):
+    (tmp_path / "model.bin").mkdir()
+    with pytest.raises(errors.PathError, match="is a directory"):
+        atomic.check_target(str(tmp_path / "model.xml"), True, False, [str(tmp_path / "model.bin")])

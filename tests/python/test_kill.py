@@ -68,6 +68,10 @@ def tree_hash(path):
 
 def outputs_of(path, format):
     x = np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4)
+    if format == "openvino":
+        import openvino
+
+        return openvino.Core().compile_model(str(path), "CPU")([x])[0]
     if format == "onnx":
         import onnxruntime
 
@@ -84,7 +88,7 @@ def leftovers(parent):
 
 
 def make_old(tmp_path, format):
-    target = tmp_path / ("model.onnx" if format == "onnx" else "model")
+    target = tmp_path / {"onnx": "model.onnx", "openvino": "model.xml"}.get(format, "model")
     result = run_child(target, format, seed=1)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     return target, tree_hash(target), outputs_of(target, format)
@@ -149,3 +153,41 @@ def test_a_kill_at_any_moment_leaves_old_or_new(tmp_path, delay):
         assert not np.allclose(new_outputs, old_outputs)
     atomic.clean_stale_staging(target)
     assert leftovers(tmp_path) == []
+
+
+# OpenVINO's .xml and .bin ----
+
+
+def pair_hash(target):
+    return tree_hash(target), tree_hash(target.with_suffix(".bin"))
+
+
+@pytest.mark.parametrize("kill_at", ["before_rename", "mid_pair"])
+def test_a_kill_before_the_pair_has_landed_keeps_the_old_pair(tmp_path, kill_at):
+    target, _, old_outputs = make_old(tmp_path, "openvino")
+    old = pair_hash(target)
+    result = run_child(target, "openvino", seed=2, kill_at=kill_at)
+    assert result.returncode == -signal.SIGKILL
+    if kill_at == "mid_pair":
+        # The old .xml is aside, the new .bin in place: no .xml, so nothing
+        # loads a mixed pair, until the next export puts the old pair back.
+        assert not target.exists()
+    atomic.clean_stale_staging(target)
+    assert pair_hash(target) == old
+    np.testing.assert_array_equal(outputs_of(target, "openvino"), old_outputs)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_kill_mid_pair_of_a_first_export_leaves_no_orphan(tmp_path):
+    target = tmp_path / "model.xml"
+    result = run_child(target, "openvino", seed=2, kill_at="mid_pair")
+    assert result.returncode == -signal.SIGKILL
+    atomic.clean_stale_staging(target)
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_a_kill_after_the_pair_has_landed_leaves_the_new_pair(tmp_path):
+    target, _, old_outputs = make_old(tmp_path, "openvino")
+    result = run_child(target, "openvino", seed=2, kill_at="after_rename")
+    assert result.returncode == -signal.SIGKILL
+    assert not np.allclose(outputs_of(target, "openvino"), old_outputs)

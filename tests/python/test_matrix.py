@@ -1,10 +1,17 @@
-"""Every model kind x both formats, on this process's Keras backend.
+"""Every model kind x all five formats, on this process's Keras backend.
 
-Each artifact is exported with `kerasexport.export`, then reloaded with its
-runtime alone (`tf.saved_model.load` or onnxruntime, no kerasexport code) and
-compared with the model at two batch sizes. `make test` runs this file once
-per backend, so the whole matrix is 3 backends x 2 formats x the zoo.
+Each artifact is exported with `kerasexport.export` (shared with the other
+tests through the session's `zoo_export`), then reloaded in a fresh process
+by its runtime alone with the runtime's defaults (`fresh_reload.py`: no
+kerasexport, Keras or model code) and compared with the model at two batch
+sizes. One fresh process per format reloads all that format's artifacts.
+`make test` runs this file once per backend: 3 backends x 5 formats x the zoo.
 """
+
+import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -13,69 +20,106 @@ import pytest
 import zoo
 from kerasexport import routes
 
-FORMATS = ("tf_saved_model", "onnx")
+FORMATS = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
 BATCH_SIZES = (1, 4)
 RTOL = 1e-4
+HERE = os.path.dirname(os.path.abspath(__file__))
+# What a fresh process may import to run each format, among the heavy packages.
+RUNTIME_PACKAGES = {
+    "tf_saved_model": {"tensorflow", "keras"}, "onnx": set(), "openvino": set(),
+    "litert": set(), "torch": {"torch"},
+}
 
 
 def _numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
-def _flat_named(structure):
-    """(name, array) leaves in Keras's order (dict keys sorted)."""
-    if isinstance(structure, dict):
-        return [(str(k), np.asarray(v)) for k, v in sorted(structure.items())]
-    return [(None, np.asarray(v)) for v in keras.tree.flatten(structure)]
+def _save_structure(path, x):
+    """Save a model argument (array, list or dict of arrays); its structure."""
+    if isinstance(x, dict):
+        np.savez(path, **x)
+        return "dict"
+    if isinstance(x, (list, tuple)):
+        np.savez(path, **{f"x{i}": v for i, v in enumerate(x)})
+        return "list"
+    np.savez(path, x=x)
+    return "array"
 
 
-def run_saved_model(path, x):
-    import tensorflow as tf
+@pytest.fixture(scope="module")
+def reloaded(zoo_export, tmp_path_factory):
+    """`reloaded(format)`: per model, the export's failure or the fresh
+    process's outputs and the model's, at each batch size."""
+    done = {}
 
-    loaded = tf.saved_model.load(path)
-    outputs = loaded.serve(x)
-    return keras.tree.map_structure(lambda t: np.asarray(t), outputs)
+    def reload(format):
+        if format in done:
+            return done[format]
+        directory = tmp_path_factory.mktemp(f"fresh-{format}")
+        manifest, cells = [], {}
+        for name in sorted(zoo.MODELS):
+            try:
+                model, path, report = zoo_export(name, format)
+            except Exception as exc:  # the cell's test re-raises it
+                cells[name] = {"error": exc}
+                continue
+            entry = {"name": name, "format": format, "path": path, "batches": []}
+            expected = {}
+            for batch in BATCH_SIZES:
+                x = zoo.inputs(name, batch, seed=batch)
+                stem = directory / f"{name}-{batch}"
+                entry["structure"] = _save_structure(f"{stem}-in.npz", x)
+                entry["batches"].append({"inputs": f"{stem}-in.npz", "outputs": f"{stem}-out.npz"})
+                expected[batch] = keras.tree.map_structure(_numpy, model(x, training=False))
+            manifest.append(entry)
+            cells[name] = {"report": report, "expected": expected, "stem": directory / name}
+        with open(directory / "manifest.json", "w") as f:
+            json.dump(manifest, f)
+        completed = subprocess.run(
+            [sys.executable, os.path.join(HERE, "fresh_reload.py"), str(directory / "manifest.json")],
+            capture_output=True, text=True, timeout=900,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        info = json.loads(completed.stdout.strip().splitlines()[-1])
+        done[format] = (cells, info)
+        return done[format]
+
+    return reload
 
 
-def run_onnx(path, x):
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    leaves = _flat_named(x)
-    names = [i.name for i in session.get_inputs()]
-    assert len(names) == len(leaves)
-    by_name = {n: a for n, a in leaves}
-    if all(n in by_name for n in names):
-        feeds = {n: by_name[n] for n in names}
+def assert_same(expected, got_file, where):
+    """The model's outputs against a fresh process's saved outputs."""
+    got = np.load(got_file)
+    if isinstance(expected, dict):
+        want = sorted(expected.items())
+        assert sorted(got.files) == [k for k, _ in want], where
+        pairs = [(k, ref, got[k]) for k, ref in want]
     else:
-        feeds = {n: a for n, (_, a) in zip(names, leaves)}
-    outputs = session.run(None, feeds)
-    return {o.name: r for o, r in zip(session.get_outputs(), outputs)}
-
-
-def assert_same(expected, actual):
-    want = _flat_named(expected)
-    got = list(actual.items()) if isinstance(actual, dict) else _flat_named(actual)
-    assert len(got) == len(want)
-    # Named outputs (dict keys) pair by name; a list's outputs, by position.
-    got_by_name = {n: a for n, a in got if n is not None}
-    for i, (name, reference) in enumerate(want):
-        result = got_by_name[name] if name in got_by_name else got[i][1]
-        assert result.shape == reference.shape, name
+        # A list's outputs pair by position: the artifact keeps the model's order.
+        want = keras.tree.flatten(expected)
+        assert len(got.files) == len(want), where
+        pairs = [(n, ref, got[n]) for n, ref in zip(got.files, want)]
+    for name, reference, result in pairs:
+        assert result.shape == reference.shape, (where, name)
         scale = max(float(np.max(np.abs(reference))), 1e-6)
-        assert float(np.max(np.abs(result - reference))) / scale <= RTOL, name
+        error = float(np.max(np.abs(result.astype(np.float64) - reference))) / scale
+        assert error <= RTOL, (where, name, error)
 
 
 @pytest.mark.parametrize("name", sorted(zoo.MODELS))
 @pytest.mark.parametrize("format", FORMATS)
-def test_export_reload_and_compare(zoo_export, format, name):
-    model, target, report = zoo_export(name, format)
+def test_export_reload_in_a_fresh_process_and_compare(reloaded, format, name):
+    cells, info = reloaded(format)
+    cell = cells[name]
+    if "error" in cell:
+        raise cell["error"]
+    report = cell["report"]
 
     assert report.verified and report.max_relative_error <= RTOL
     if not routes.has_native(keras.backend.backend(), format):
         assert report.route == "cross-backend"
-    run = run_saved_model if format == "tf_saved_model" else run_onnx
-    for batch_size in BATCH_SIZES:
-        x = zoo.inputs(name, batch_size, seed=batch_size)
-        expected = keras.tree.map_structure(_numpy, model(x, training=False))
-        assert_same(expected, run(target, x))
+    assert name not in info["errors"], info["errors"].get(name)
+    assert set(info["heavy"]) <= RUNTIME_PACKAGES[format], info["heavy"]
+    for batch, expected in cell["expected"].items():
+        assert_same(expected, f"{cell['stem']}-{batch}-out.npz", (format, name, batch))
