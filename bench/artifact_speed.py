@@ -1,8 +1,10 @@
 """Artifact speed: kerasexport's predict against the runtimes and Keras.
 
-For each format, at batch 1 and 64, in one process and in interleaved blocks:
-the runtime called directly (onnxruntime `run`, the SavedModel's `serving_default`
-concrete function), `kerasexport.load(path).predict(x)`, Keras's `model(x)`
+For each format and each model (the ladder's CNN and its light CNN), at
+batch 1 and 64, in one process and in interleaved blocks: the runtime called
+directly (onnxruntime `run`, the SavedModel's `serving_default` concrete
+function, OpenVINO's compiled model, LiteRT's signature runner, the `.pt2`
+program's module), `kerasexport.load(path).predict(x)`, Keras's `model(x)`
 and `model.predict(x)`. Writes a Markdown section.
 """
 
@@ -22,6 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ladder  # noqa: E402
 
 BATCHES = (1, 64)
+FORMATS = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
+SUFFIXES = {"tf_saved_model": "", "onnx": ".onnx", "openvino": ".xml", "litert": ".tflite", "torch": ".pt2"}
+MODELS = ("light_cnn", "cnn")
 
 
 def timed_blocks(fns, reps, block=10):
@@ -38,10 +43,27 @@ def timed_blocks(fns, reps, block=10):
 
 def direct_runner(format, runtime):
     """The runtime called directly: `runtime` is the artifact's own (an
-    onnxruntime session or a loaded SavedModel), so both share one session."""
+    onnxruntime session, a loaded SavedModel, an OpenVINO compiled model, a
+    LiteRT signature runner, a torch ExportedProgram), so both share one."""
     if format == "onnx":
         name = runtime.get_inputs()[0].name
         return lambda x: runtime.run(None, {name: x})
+    if format == "openvino":
+        request = runtime.create_infer_request()
+        return lambda x: request.infer([x])
+    if format == "litert":
+        name = next(iter(runtime.get_input_details()))
+        return lambda x: runtime(**{name: x})
+    if format == "torch":
+        import torch
+
+        module = runtime.module()
+
+        def run(x):
+            with torch.no_grad():
+                return module(torch.from_numpy(x)).numpy()
+
+        return run
     import tensorflow as tf
 
     fn = runtime.signatures["serving_default"]
@@ -55,41 +77,43 @@ def main():
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    model_name = "mlp" if args.quick else "cnn"
-    model, shape = ladder.build(model_name)
+    model_names = ("mlp",) if args.quick else MODELS
+    formats = ("onnx",) if args.quick else FORMATS
     reps = {1: 30, 64: 10} if args.quick else {1: 300, 64: 60}
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
-        for format in ("tf_saved_model", "onnx"):
-            path = os.path.join(workdir, "m.onnx" if format == "onnx" else "m")
-            kerasexport.export(model, path, format=format)
-            artifact = kerasexport.load(path)
-            direct = direct_runner(format, artifact.runtime)
-            for batch in BATCHES:
-                x = np.random.default_rng(0).standard_normal((batch,) + shape).astype("float32")
-                fns = {
-                    "direct": lambda: direct(x),
-                    "kerasexport": lambda: artifact.predict(x),
-                    "model(x)": lambda: model(x, training=False),
-                    "model.predict": lambda: model.predict(x, verbose=0),
-                }
-                for fn in fns.values():  # warm-up (tracing, first allocation)
-                    fn()
-                rows.append((format, batch, timed_blocks(fns, reps[batch])))
+        for model_name in model_names:
+            model, shape = ladder.build(model_name)
+            for format in formats:
+                path = os.path.join(workdir, model_name + SUFFIXES[format])
+                kerasexport.export(model, path, format=format)
+                artifact = kerasexport.load(path)
+                direct = direct_runner(format, artifact.runtime)
+                for batch in BATCHES:
+                    x = np.random.default_rng(0).standard_normal((batch,) + shape).astype("float32")
+                    fns = {
+                        "direct": lambda: direct(x),
+                        "kerasexport": lambda: artifact.predict(x),
+                        "model(x)": lambda: model(x, training=False),
+                        "model.predict": lambda: model.predict(x, verbose=0),
+                    }
+                    for fn in fns.values():  # warm-up (tracing, first allocation)
+                        fn()
+                    rows.append((model_name, model.count_params(), format, batch, timed_blocks(fns, reps[batch])))
 
     lines = [
         "## Artifact speed (Python)",
         "",
-        f"Model: `{model_name}` from the ladder, {model.count_params():,} parameters, "
+        f"Models: {', '.join(f'`{m}`' for m in model_names)} from the ladder, "
         f"{keras.backend.backend()} backend. Median ms over interleaved blocks; "
         "ratios against the runtime called directly.",
         "",
-        "| format | batch | direct runtime ms | kerasexport predict ms | ratio | model(x) ms | model.predict ms |",
-        "|---|---|---|---|---|---|---|",
+        "| model | format | batch | direct runtime ms | kerasexport predict ms | ratio | model(x) ms | model.predict ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for format, batch, t in rows:
+    for model_name, _, format, batch, t in rows:
         lines.append(
-            f"| {format} | {batch} | {t['direct']:.3f} | {t['kerasexport']:.3f} | "
+            f"| {model_name} | {format} | {batch} | {t['direct']:.3f} | {t['kerasexport']:.3f} | "
             f"{t['kerasexport'] / t['direct']:.2f}× | {t['model(x)']:.3f} | {t['model.predict']:.3f} |"
         )
     with open(args.out, "w") as f:

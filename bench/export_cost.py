@@ -38,10 +38,17 @@ from kerasexport import verify
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ladder  # noqa: E402
 
-FORMATS = ("tf_saved_model", "onnx")
+FORMATS = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
+# Keras's suffix per format (its exporters insist on them).
+SUFFIXES = {"tf_saved_model": "", "onnx": ".onnx", "openvino": ".xml", "litert": ".tflite", "torch": ".pt2"}
 # Runs per model: small models often (their timings are noisy), large ones
 # less (their cost dwarfs the noise, and `make bench` has 20 minutes).
-REPEATS = {"mlp": 7, "cnn": 5, "mobilenet_v3_large": 2, "resnet50": 1}
+REPEATS = {"mlp": 7, "light_cnn": 5, "cnn": 5, "mobilenet_v3_large": 2, "resnet50": 1}
+# The three formats added last are timed on the smaller models, fewer times:
+# most of their cells go through a worker process (seconds each).
+NEW_FORMATS = ("openvino", "litert", "torch")
+NEW_FORMAT_MODELS = ("mlp", "light_cnn", "cnn")
+NEW_FORMAT_REPEATS = 2
 # The cross-backend route is timed on these (ResNet50 would add minutes).
 CROSS_ROUTE_MODELS = ("mlp", "cnn", "mobilenet_v3_large")
 
@@ -113,17 +120,26 @@ def _clear(path):
         shutil.rmtree(path)
     elif os.path.exists(path):
         os.remove(path)
+    side = _weights_file(path)
+    if side and os.path.exists(side):
+        os.remove(side)
+
+
+def _weights_file(path):
+    """An OpenVINO IR's .bin (the bench names its IRs *.xml), or None."""
+    return path[:-len(".xml")] + ".bin" if path.endswith(".xml") else None
 
 
 def artifact_bytes(path):
     if os.path.isfile(path):
-        return os.path.getsize(path)
+        side = _weights_file(path)
+        return os.path.getsize(path) + (os.path.getsize(side) if side and os.path.exists(side) else 0)
     return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
 
 
 def bench_one(model, format, repeats, workdir, cross):
     """Time the variants on `model`; `cross`: also time the cross-backend route."""
-    target = os.path.join(workdir, "artifact" + (".onnx" if format == "onnx" else ""))
+    target = os.path.join(workdir, "artifact" + SUFFIXES[format])
     reports = []  # Of the verified exports: route taken, verification's time.
     gc_during_verified = []  # Garbage collection's share of each verified export.
 
@@ -174,7 +190,9 @@ def bench_one(model, format, repeats, workdir, cross):
             "peak_mb": max(m for _, m in ok) / 2**20 if ok else None,
             "error": errors[0] if errors else None,
         }
-    if routes.has_native(keras.backend.backend(), format):
+    if routes.has_native(keras.backend.backend(), format) and format not in NEW_FORMATS:
+        # (The new formats' writers are ours, not Keras's exporter plus a
+        # finishing pass, so there is no Keras part to take out.)
         own_s, side_bytes = our_own_part(model, format, target)
         result["our_own_part"] = {"median_s": own_s, "peak_mb": None, "error": None, "side_file_bytes": side_bytes}
     verifying = [(r.verify_seconds, 0, None) for r in reports]
@@ -235,13 +253,11 @@ def our_own_part(model, format, target, runs=30, budget_s=5.0):
 
 
 def _load_and_run(model, format, path):
-    """Load the artifact once and run it on verification's two small batches."""
-    fmt = formats.get(format)
-    loaded = fmt.load(path)
+    """Load the artifact once, as verification does, and run it on its two small batches."""
     specs = signature.normalize(model, None)
+    run = formats.get(format).runner(path, specs, {})
     for batch, size in zip(verify.BATCH_SIZES, verify.DYNAMIC_SIZES):
-        args = verify.make_inputs(specs, batch, size)
-        fmt.run(loaded, signature.flat_specs(args) if format == "onnx" else args)
+        run(verify.make_inputs(specs, batch, size))
 
 
 def _model_on_two_batches(model):
@@ -266,8 +282,11 @@ def main():
         for name in models:
             model, shape = ladder.build(name)
             params = model.count_params()
-            n = 1 if args.quick else args.repeats or REPEATS[name]
             for format in formats:
+                if format in NEW_FORMATS and not args.quick and name not in NEW_FORMAT_MODELS:
+                    continue
+                n = 1 if args.quick else args.repeats or (
+                    NEW_FORMAT_REPEATS if format in NEW_FORMATS else REPEATS[name])
                 # The cross-backend route against the native one, where both
                 # exist (JAX and PyTorch; on TensorFlow they are the same).
                 cross = (not args.quick and backend != routes.cross_backend(backend, format)

@@ -1,7 +1,8 @@
 # Artifact speed through R, written as a Markdown section of bench/RESULTS.md.
 #
-# Per format, on the ladder's CNN at batch 1 and 64, in one process and in
-# alternating blocks (so that they share whatever load the machine has):
+# Per format, on the ladder's CNN and light CNN at batch 1 and 64, in one
+# process and in alternating blocks (so that they share whatever load the
+# machine has):
 # - R `predict()`: an R double array in, an R array out (checks, the cast to
 #   float32 and both conversions included);
 # - the same runtime called directly from Python with a float32 NumPy array
@@ -65,15 +66,19 @@ time_variants <- function(variants, py = character()) {
   vapply(times, stats::median, numeric(1))
 }
 
-built <- ladder$build("cnn")
-model <- built[[1]]
-shape <- unlist(built[[2]])
 workdir <- tempfile("kerasexport-bench-")
 dir.create(workdir)
+suffixes <- c(onnx = ".onnx", tf_saved_model = "", openvino = ".xml", litert = ".tflite", torch = ".pt2")
+model_names <- if (quick) "light_cnn" else c("light_cnn", "cnn")
+formats <- if (quick) c("onnx", "tf_saved_model") else names(suffixes)
 
 rows <- list()
-for (format in c("onnx", "tf_saved_model")) {
-  path <- file.path(workdir, if (format == "onnx") "cnn.onnx" else "cnn")
+for (model_name in model_names) {
+built <- ladder$build(model_name)
+model <- built[[1]]
+shape <- unlist(built[[2]])
+for (format in formats) {
+  path <- file.path(workdir, paste0(model_name, suffixes[[format]]))
   suppressMessages(export_savedmodel(model, path, format = format))
   artifact <- load_artifact(path)
   main$direct <- speed$direct_runner(format, artifact$py$runtime)
@@ -96,9 +101,10 @@ for (format in c("onnx", "tf_saved_model")) {
       ),
       py = c("direct", "keras_predict", "keras_call")
     )
-    rows[[length(rows) + 1]] <- data.frame(format = format, batch = batch, t_direct = t[["direct"]],
+    rows[[length(rows) + 1]] <- data.frame(model = model_name, format = format, batch = batch, t_direct = t[["direct"]],
       t_r = t[["r_predict"]], t_keras_predict = t[["keras_predict"]], t_keras_call = t[["keras_call"]])
   }
+}
 }
 timings <- do.call(rbind, rows)
 
@@ -133,7 +139,7 @@ load_runs <- vapply(seq_len(load_reps), function(i) {
     library(kerasexport)
     artifact <- load_artifact(path)
     as.double(Sys.time() - started, units = "secs")
-  }, args = list(file.path(workdir, "cnn.onnx")))
+  }, args = list(file.path(workdir, paste0(model_names[[1]], ".onnx"))))
   c(inside = inside, total = as.double(Sys.time() - started, units = "secs"))
 }, numeric(2))
 unlink(workdir, recursive = TRUE)
@@ -141,30 +147,32 @@ unlink(workdir, recursive = TRUE)
 verdict <- function(ok) if (ok) "met" else "MISSED"
 b64 <- timings[timings$batch == 64, ]
 b1 <- timings[timings$batch == 1, ]
+# The light CNN's runtime takes about 2 ms at batch 64: the conversion of
+# R's array shows there, so its target is tighter.
+limit_64 <- ifelse(b64$model == "light_cnn", 1.15, 1.2)
 target_lines <- c(
-  sprintf("- R `predict()` within 1.2× of the runtime at batch 64, %s: %.2f×, %s",
-    b64$format, b64$t_r / b64$t_direct, vapply(b64$t_r / b64$t_direct <= 1.2, verdict, "")),
-  sprintf("- R `predict()` faster than Keras's `model.predict()` at batch 1, %s: %.2f ms against %.2f ms, %s",
-    b1$format, b1$t_r, b1$t_keras_predict, vapply(b1$t_r < b1$t_keras_predict, verdict, "")),
-  sprintf("- R `predict()` within 0.5 ms of onnxruntime at batch 1, onnx: %+.3f ms, %s",
-    b1$t_r[b1$format == "onnx"] - b1$t_direct[b1$format == "onnx"],
-    verdict(b1$t_r[b1$format == "onnx"] - b1$t_direct[b1$format == "onnx"] <= 0.5)),
+  sprintf("- R `predict()` within %.2f× of the runtime at batch 64, %s %s: %.2f×, %s",
+    limit_64, b64$model, b64$format, b64$t_r / b64$t_direct, vapply(b64$t_r / b64$t_direct <= limit_64, verdict, "")),
+  sprintf("- R `predict()` faster than Keras's `model.predict()` at batch 1, %s %s: %.2f ms against %.2f ms, %s",
+    b1$model, b1$format, b1$t_r, b1$t_keras_predict, vapply(b1$t_r < b1$t_keras_predict, verdict, "")),
+  sprintf("- R `predict()` within 0.5 ms of the runtime at batch 1, %s %s: %+.3f ms, %s",
+    b1$model, b1$format, b1$t_r - b1$t_direct, vapply(b1$t_r - b1$t_direct <= 0.5, verdict, "")),
   sprintf("- `load_artifact()` of an ONNX file in a fresh R session under 3 s: %.2f s, %s",
     stats::median(load_runs["inside", ]), verdict(stats::median(load_runs["inside", ]) < 3))
 )
 lines <- c(
   "## Artifact speed (R)",
   "",
-  sprintf("Model: `cnn` from the ladder, %s parameters, exported with `export_savedmodel()` on the %s backend. ",
-    format(model$count_params(), big.mark = ","), keras$backend$backend()),
+  sprintf("Models: %s from the ladder, exported with `export_savedmodel()` on the %s backend. ",
+    paste0("`", model_names, "`", collapse = " and "), keras$backend$backend()),
   "Median ms per call over alternating blocks. \"direct\" is the runtime called from Python",
   "with a float32 NumPy array ready; R `predict()` takes an R double array and returns an R array,",
   "so its time includes R's checks, the cast to float32 and both conversions. Keras is called",
   "from Python on the float32 NumPy array.",
   "",
-  "| format | batch | direct ms | R predict() ms | ratio | model.predict() ms | model(x) ms |",
-  "|---|---|---|---|---|---|---|",
-  sprintf("| %s | %d | %.3f | %.3f | %.2f× | %.3f | %.3f |", timings$format, timings$batch, timings$t_direct,
+  "| model | format | batch | direct ms | R predict() ms | ratio | model.predict() ms | model(x) ms |",
+  "|---|---|---|---|---|---|---|---|",
+  sprintf("| %s | %s | %d | %.3f | %.3f | %.2f× | %.3f | %.3f |", timings$model, timings$format, timings$batch, timings$t_direct,
     timings$t_r, timings$t_r / timings$t_direct, timings$t_keras_predict, timings$t_keras_call),
   "",
   "Targets:",
@@ -179,7 +187,7 @@ lines <- c(
   "|---|---|---|---|",
   sprintf("| %d | %.3f | %.3f | %+.3f |", overhead$batch, overhead$t_direct, overhead$t_r, overhead$t_r - overhead$t_direct),
   "",
-  sprintf("`load_artifact()` of the CNN's ONNX file in a fresh R session (median of %d): %.2f s for `library(kerasexport)` and `load_artifact()` inside the session, %.2f s for the whole `callr::r()` call including R's start-up.",
+  sprintf("`load_artifact()` of the light CNN's ONNX file in a fresh R session (median of %d): %.2f s for `library(kerasexport)` and `load_artifact()` inside the session, %.2f s for the whole `callr::r()` call including R's start-up.",
     ncol(load_runs), stats::median(load_runs["inside", ]), stats::median(load_runs["total", ]))
 )
 writeLines(lines, out_file)
