@@ -119,7 +119,9 @@ install_plan <- function(backends) {
   if ("torch" %in% backends) {
     steps$torch <- pinned("torch")
   }
-  common <- c("keras", "numpy", "tensorflow-cpu", "onnx", "onnxruntime", "tf2onnx")
+  # The runtimes of every format: OpenVINO, and LiteRT's standalone
+  # interpreter (TensorFlow converts LiteRT files; torch writes .pt2 files).
+  common <- c("keras", "numpy", "tensorflow-cpu", "onnx", "onnxruntime", "tf2onnx", "openvino", "ai-edge-litert")
   extra <- c(
     if ("jax" %in% backends) c("jax", "jaxlib", "jax2onnx"),
     if ("torch" %in% backends) "onnxscript"

@@ -17,8 +17,9 @@ from kerasexport import errors
 HEAVY = ("tensorflow", "keras", "jax", "torch")
 FORMATS = ("tf_saved_model", "onnx")
 ALL_FORMATS = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
-# The heavy packages loading each format may import: its runtime only.
-RUNTIMES = {"tf_saved_model": {"tensorflow", "keras"}, "onnx": set(), "openvino": set(), "litert": set(), "torch": {"torch"}}
+# The heavy packages loading each format may import: its runtime only (and
+# what TensorFlow imports itself).
+RUNTIMES = {"tf_saved_model": {"tensorflow", "keras", "jax"}, "onnx": set(), "openvino": set(), "litert": set(), "torch": {"torch"}}
 MODEL_TYPES = ("single", "list", "dict")
 
 

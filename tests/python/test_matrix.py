@@ -24,9 +24,10 @@ FORMATS = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
 BATCH_SIZES = (1, 4)
 RTOL = 1e-4
 HERE = os.path.dirname(os.path.abspath(__file__))
-# What a fresh process may import to run each format, among the heavy packages.
+# What a fresh process may import to run each format, among the heavy
+# packages (TensorFlow imports Keras and JAX itself when they are installed).
 RUNTIME_PACKAGES = {
-    "tf_saved_model": {"tensorflow", "keras"}, "onnx": set(), "openvino": set(),
+    "tf_saved_model": {"tensorflow", "keras", "jax"}, "onnx": set(), "openvino": set(),
     "litert": set(), "torch": {"torch"},
 }
 

@@ -5,6 +5,8 @@ test_that("install_plan() installs pinned torch first, alone", {
   expect_true(all(grepl("==", plan$packages)))
   expect_true(any(grepl("^jax2onnx==", plan$packages)))
   expect_true(any(grepl("^tensorflow-cpu==", plan$packages)))
+  expect_true(any(grepl("^openvino==", plan$packages)))
+  expect_true(any(grepl("^ai-edge-litert==", plan$packages)))
 })
 
 test_that("install_plan() leaves out backends not asked for", {
