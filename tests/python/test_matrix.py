@@ -25,9 +25,10 @@ BATCH_SIZES = (1, 4)
 RTOL = 1e-4
 HERE = os.path.dirname(os.path.abspath(__file__))
 # What a fresh process may import to run each format, among the heavy
-# packages (TensorFlow imports Keras and JAX itself when they are installed).
+# packages. TensorFlow imports Keras itself, and Keras its backend (the
+# KERAS_BACKEND the test process passes on): a SavedModel is not checked.
 RUNTIME_PACKAGES = {
-    "tf_saved_model": {"tensorflow", "keras", "jax"}, "onnx": set(), "openvino": set(),
+    "tf_saved_model": {"tensorflow", "keras", "jax", "torch"}, "onnx": set(), "openvino": set(),
     "litert": set(), "torch": {"torch"},
 }
 

@@ -124,12 +124,12 @@ def _convert(model, signature, allow_flex, options, scratch):
             return converter.convert()
         except Exception as exc:
             text = str(exc)
-            if _STATIC_SHAPE_NEEDED in text and signature_has_dynamic_batch(signature):
+            if _STATIC_SHAPE_NEEDED in text and _has_dynamic_batch(signature):
                 raise _StaticShapeNeeded() from exc
             raise errors.FormatError(_conversion_failure(text, allow_flex)) from exc
 
 
-def signature_has_dynamic_batch(signature):
+def _has_dynamic_batch(signature):
     import keras
 
     return any(s.shape[0] is None for s in keras.tree.flatten(signature))
