@@ -58,7 +58,6 @@ def write(model, path, input_signature, verbose, allow_flex=False, **options):
     Raises:
         FormatError: when the converter cannot express the model.
     """
-    import keras
 
     signature = _named(input_signature)
     try:
@@ -76,7 +75,9 @@ def write(model, path, input_signature, verbose, allow_flex=False, **options):
     with open(path, "wb") as f:
         f.write(blob)
     if verbose:
-        keras.utils.io_utils.print_msg(f"Saved LiteRT model at '{path}'.")
+        from keras.src.utils import io_utils
+
+        io_utils.print_msg(f"Saved LiteRT model at '{path}'.")
 
 
 class _StaticShapeNeeded(Exception):

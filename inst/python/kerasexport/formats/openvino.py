@@ -80,7 +80,6 @@ def write(model, path, input_signature, verbose, compress_to_fp16=False):
             size; outputs then differ by about 1e-3, so raise `rtol`).
             Defaults to `False`.
     """
-    import keras
     import openvino as ov
 
     ov_model, inputs = _convert(model, input_signature)
@@ -94,7 +93,9 @@ def write(model, path, input_signature, verbose, compress_to_fp16=False):
     os.replace(os.path.splitext(xml)[0] + WEIGHTS_SUFFIX, companions(path)[0])
     os.replace(xml, path)
     if verbose:
-        keras.utils.io_utils.print_msg(f"Saved OpenVINO IR at '{path}'.")
+        from keras.src.utils import io_utils
+
+        io_utils.print_msg(f"Saved OpenVINO IR at '{path}'.")
 
 
 def _convert(model, signature):

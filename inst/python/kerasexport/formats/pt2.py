@@ -130,7 +130,6 @@ def _first_line(exc):
 
 def write(model, path, input_signature, verbose, **options):
     """Export `model` to a `.pt2` file at `path` (any file name)."""
-    import keras
     import torch
 
     program = export_program(model, input_signature, **options)
@@ -138,7 +137,9 @@ def write(model, path, input_signature, verbose, **options):
     meta = {"inputs": [name for name, _ in input_specs(input_signature)], "outputs": outputs}
     torch.export.save(program, path, extra_files={_META_FILE: json.dumps(meta)})
     if verbose:
-        keras.utils.io_utils.print_msg(f"Saved PyTorch ExportedProgram at '{path}'.")
+        from keras.src.utils import io_utils
+
+        io_utils.print_msg(f"Saved PyTorch ExportedProgram at '{path}'.")
 
 
 def finish(path, output_names=None):
