@@ -58,7 +58,6 @@ def write(model, path, input_signature, verbose, allow_flex=False, **options):
     Raises:
         FormatError: when the converter cannot express the model.
     """
-
     signature = _named(input_signature)
     try:
         blob = _convert(model, signature, allow_flex, options, os.path.dirname(path))
