@@ -119,7 +119,46 @@ def export_program(model, signature, **options):
             "Pass a fixed `input_signature` (no None) to export static shapes, "
             "or `dynamic_shapes=` to choose the dynamic dimensions yourself."
         ) from exc
-    return scrub.scrub_torch_program(program)
+    program.example_inputs = None  # zeros shaped like the signature: bytes, no use
+    return _without_unused_weights(scrub.scrub_torch_program(program))
+
+
+def _without_unused_weights(program):
+    """`program` without the parameters and buffers its graph never reads.
+
+    Keras's variables reach torch.export as plain tensors, which it lifts
+    into constants: the graph reads those, while the same weights stay
+    behind as unused parameters, and the saved file holds them twice.
+    Dropping them halves the file. Should torch's classes change, the
+    program is kept as it is: larger, not wrong.
+    """
+    from torch.export.graph_signature import ExportGraphSignature
+    from torch.export.graph_signature import InputKind
+
+    try:
+        signature = program.graph_signature
+        unused = {n.name for n in program.graph.nodes if n.op == "placeholder" and not n.users}
+        dropped = [
+            s for s in signature.input_specs
+            if s.kind in (InputKind.PARAMETER, InputKind.BUFFER) and s.arg.name in unused
+        ]
+        if not dropped:
+            return program
+        names = {s.arg.name for s in dropped}
+        for node in list(program.graph.nodes):
+            if node.op == "placeholder" and node.name in names:
+                program.graph.erase_node(node)
+        program._graph_signature = ExportGraphSignature(
+            input_specs=[s for s in signature.input_specs if s not in dropped],
+            output_specs=list(signature.output_specs),
+        )
+        for spec in dropped:
+            if spec.target not in {s.target for s in program.graph_signature.input_specs}:
+                program.state_dict.pop(spec.target, None)
+        program.graph_module.recompile()
+    except (AttributeError, TypeError):
+        pass
+    return program
 
 
 def _first_line(exc):
