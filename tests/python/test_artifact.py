@@ -463,3 +463,19 @@ def test_exact_casts_keep_values():
     assert got.tolist() == [[-128, 127]]
     (flags,) = artifact_lib.check_inputs(_endpoint("bool"), np.array([[1, 0]]))
     assert flags.tolist() == [[True, False]]
+
+
+@pytest.mark.parametrize("shape", [(64, 32, 32, 3), (5, 40, 40, 3), (3, 100, 300), (8, 224, 224, 3), (64, 4), (2, 0, 3)])
+def test_column_major_arrays_become_row_major_exactly(shape):
+    # R hands its arrays over column-major; the runtimes take row-major.
+    array = np.asfortranarray(np.random.default_rng(0).standard_normal(shape))
+    result = artifact_lib.row_major(array, "float32")
+    assert result.flags.c_contiguous and result.dtype == np.float32
+    np.testing.assert_array_equal(result, array.astype("float32"))
+
+
+def test_overflow_in_the_cast_is_an_input_error(onnx_dict_artifact):
+    artifact, _ = onnx_dict_artifact
+    a = np.asfortranarray(np.full((2, 4), 1e300))
+    with pytest.raises(errors.InputError, match="overflow float32"):
+        artifact._predict_checked([a, np.zeros((2, 3), "int32")], "serve")

@@ -294,12 +294,13 @@ def row_major(array, dtype):
         A C-contiguous array (`array` itself when it already is one).
     """
     array = np.asarray(array)
+    row = array.size // array.shape[0] if array.ndim and array.shape[0] else 0
     if (array.flags.c_contiguous or not array.flags.f_contiguous or array.ndim < 3
-            or array.size < _TILE or array.shape[0] < 2):
-        return np.ascontiguousarray(array, dtype=dtype)
+            or array.size < _TILE or array.shape[0] < 2 or not 0 < row <= _TILE // 2):
+        return np.ascontiguousarray(array, dtype=dtype)  # small, or rows too large to tile
     out = np.empty(array.shape, dtype=dtype)
     reversed_axes = array.T  # C-contiguous: the same memory, axes reversed
-    rows = max(1, _TILE // (array.size // array.shape[0]))
+    rows = _TILE // row
     for start in range(0, array.shape[0], rows):
         tile = np.ascontiguousarray(reversed_axes[..., start:start + rows], dtype=dtype)
         out[start:start + rows] = tile.T
