@@ -2,15 +2,18 @@
 
 Each subcommand parses its arguments, calls the public API, and prints its
 result on standard output. Failures are mapped to exit codes in one place
-(`Group.invoke`): 1 when the work fails (a `KerasexportError`), 2 for usage
+(`Group.invoke`): 1 when the work fails (a `KerasexportError`, whose
+``hint`` attribute, if a command set one, is shown as the hint), 2 for usage
 errors (click's own), always as one ``error: ...`` line (plus a hint) on
-standard error; a traceback only with ``--debug``.
+standard error; a traceback only with ``--debug``. Messages name paths as
+the user gave them: the working directory is left out.
 
 Subcommands live beside what they drive and are registered in `_COMMANDS`,
 imported only when named, so ``kerasexport --help`` stays fast.
 """
 
 import importlib
+import os
 import sys
 
 import click
@@ -18,7 +21,9 @@ import click
 from kerasexport import __version__
 
 # name -> (module, attribute, one-line help shown by `kerasexport --help`).
-_COMMANDS = {}
+_COMMANDS = {
+    "export": ("kerasexport.commands.export", "export", "Export a .keras model to a verified artifact."),
+}
 
 
 class Group(click.Group):
@@ -39,17 +44,25 @@ class Group(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:  # the group's own options
+            raise _OneLineUsageError(exc) from None
+
     def invoke(self, ctx):
         from kerasexport import errors
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a subcommand's name, options, arguments
+            raise _OneLineUsageError(exc) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except errors.KerasexportError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            fail(str(exc))
+            fail(str(exc), hint=getattr(exc, "hint", None))
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130)
         except Exception as exc:  # a bug of ours or a library's: still one line
@@ -59,12 +72,27 @@ class Group(click.Group):
                  hint="This is unexpected; run again with --debug for the traceback.")
 
 
+class _OneLineUsageError(click.UsageError):
+    """A click usage error shown as our ``error:``/``hint:`` pair (exit 2)."""
+
+    def __init__(self, original):
+        super().__init__(original.format_message(), original.ctx)
+
+    def show(self, file=None):
+        hint = f"Run '{self.ctx.command_path} --help' for usage." if self.ctx else None
+        _echo_error(self.message, hint)
+
+
 def fail(message, hint=None, code=1):
     """Print ``error: message`` (and ``hint: ...``) on standard error; exit `code`."""
+    _echo_error(message, hint)
+    sys.exit(code)
+
+
+def _echo_error(message, hint):
     click.echo(f"error: {_one_line(message)}", err=True)
     if hint:
-        click.echo(f"hint: {hint}", err=True)
-    sys.exit(code)
+        click.echo(f"hint: {_one_line(hint)}", err=True)
 
 
 def _first_line(exc):
@@ -73,7 +101,12 @@ def _first_line(exc):
 
 
 def _one_line(text):
-    return " ".join(str(text).split())
+    """`text` on one line, with paths under the working directory made relative."""
+    try:
+        text = str(text).replace(os.path.join(os.getcwd(), ""), "")
+    except OSError:  # the working directory was removed
+        text = str(text)
+    return " ".join(text.split())
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,5 +119,5 @@ def main(ctx, debug):
     ctx.obj["debug"] = debug
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # also how a command restarts itself (`commands.backend`)
+    main(prog_name="kerasexport")
