@@ -23,6 +23,9 @@ from kerasexport import __version__
 # name -> (module, attribute, one-line help shown by `kerasexport --help`).
 _COMMANDS = {
     "export": ("kerasexport.commands.export", "export", "Export a .keras model to a verified artifact."),
+    "inspect": ("kerasexport.commands.inspect", "inspect", "Describe an artifact: format, size, endpoints."),
+    "doctor": ("kerasexport.commands.doctor", "doctor", "Show what this machine can export, and what is missing."),
+    "predict": ("kerasexport.commands.predict", "predict", "Run an artifact on inputs from a .npy, .npz or .json file."),
 }
 
 
@@ -73,14 +76,14 @@ class Group(click.Group):
 
 
 class _OneLineUsageError(click.UsageError):
-    """A click usage error shown as our ``error:``/``hint:`` pair (exit 2)."""
+    """A click usage error shown as our one ``error:`` line (exit 2)."""
 
     def __init__(self, original):
         super().__init__(original.format_message(), original.ctx)
 
     def show(self, file=None):
-        hint = f"Run '{self.ctx.command_path} --help' for usage." if self.ctx else None
-        _echo_error(self.message, hint)
+        where = f" (see '{self.ctx.command_path} --help')" if self.ctx else ""
+        _echo_error(f"{self.message.rstrip('.')}{where}.", None)
 
 
 def fail(message, hint=None, code=1):
@@ -114,7 +117,20 @@ def _one_line(text):
 @click.option("--debug", is_flag=True, help="Show the traceback of a failure.")
 @click.pass_context
 def main(ctx, debug):
-    """Export Keras models to verified artifacts, inspect, run and serve them."""
+    """Export Keras models to verified artifacts, inspect, run and serve them.
+
+    Results go to standard output, errors to standard error as one
+    "error: ..." line; the exit code is 0 on success, 1 when the work fails
+    and 2 for a usage error. `kerasexport COMMAND --help` describes each
+    command.
+
+    \b
+    Examples:
+      kerasexport doctor
+      kerasexport export model.keras model.onnx --backend jax
+      kerasexport inspect model.onnx --json
+      kerasexport predict model.onnx --input request.json
+    """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 

@@ -17,13 +17,27 @@ from kerasexport.commands import model_file
 from kerasexport.commands import parameters
 
 
+# Directories named like files: Triton's repository layout wants model.savedmodel/.
+_SAVED_MODEL_SUFFIXES = (".savedmodel",)
+
+
 def format_for(output):
-    """The format a target's suffix names (``.onnx`` -> onnx), else a SavedModel."""
-    suffix = os.path.splitext(output)[1].lower()
+    """The format OUTPUT's suffix names (``.onnx``: onnx); none, a SavedModel.
+
+    A suffix of letters that no format declares is refused (exit 2) rather
+    than taken as a SavedModel directory's name: ``model.tflite`` is surely
+    not meant to be one. A number (``serving/model/1.2``) is no suffix.
+    """
+    suffix = os.path.splitext(output.rstrip("/" + os.sep))[1].lower()
+    if not suffix[1:].isalpha() or suffix in _SAVED_MODEL_SUFFIXES:
+        return "tf_saved_model"
     for name in formats.FORMATS:
-        if suffix and getattr(formats.get(name), "SUFFIX", None) == suffix:
+        if getattr(formats.get(name), "SUFFIX", None) == suffix:
             return name
-    return "tf_saved_model"
+    raise click.UsageError(
+        f"The suffix {suffix!r} of OUTPUT names no format this command writes; pass "
+        f"--format ({', '.join(formats.FORMATS)})."
+    )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,5 +134,5 @@ def _load_and_export(model, output, backend, custom, safe_mode, verbose, input_s
 def _check_target(output, overwrite, is_directory):
     """Refuse an existing OUTPUT in the command line's words, then as the API would."""
     if os.path.lexists(output) and not overwrite:
-        fail(f"{output!r} already exists.", hint="Pass --overwrite to replace it, or choose another path.")
+        fail(f"{output!r} already exists; pass --overwrite to replace it, or choose another path.")
     atomic.check_target(output, overwrite, is_directory)

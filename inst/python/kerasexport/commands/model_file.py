@@ -16,25 +16,21 @@ from kerasexport import routes
 from kerasexport.cli import fail
 
 SUFFIX = ".keras"
-_SAVE_HINT = "save the model with `model.save(\"model.keras\")` (R: `save_model(model, \"model.keras\")`)"
+_SAVE_HINT = "Python: model.save(\"model.keras\"); R: save_model(model, \"model.keras\")"
 
 
 def check(path):
     """Refuse, before any work, a path that is not a ``.keras`` file (exit 1)."""
     if not os.path.lexists(path):
-        fail(f"No such file: {path!r}.", hint=f"MODEL is a {SUFFIX} file: {_SAVE_HINT}.")
+        fail(f"No such file: {path!r}; MODEL is a {SUFFIX} file ({_SAVE_HINT}).")
     if os.path.isdir(path):
         exported = os.path.isfile(os.path.join(path, "saved_model.pb"))
         fail(
-            f"{path!r} is {'an exported SavedModel' if exported else 'a directory'}, not a {SUFFIX} file.",
-            hint=f"Export starts from a saved Keras model: {_SAVE_HINT}. "
-                 "`kerasexport inspect` looks into exported artifacts.",
+            f"{path!r} is {'an exported SavedModel' if exported else 'a directory'}, not a "
+            f"{SUFFIX} file ({_SAVE_HINT}); `kerasexport inspect` looks into exported artifacts."
         )
     if not path.endswith(SUFFIX) or not _is_keras_zip(path):
-        fail(
-            f"{path!r} is not a {SUFFIX} file (the zip archive holding config.json that Keras 3 saves).",
-            hint=f"MODEL is a {SUFFIX} file: {_SAVE_HINT}.",
-        )
+        fail(f"{path!r} is not a {SUFFIX} file, the zip archive Keras 3 saves ({_SAVE_HINT}).")
 
 
 def _is_keras_zip(path):
@@ -67,8 +63,8 @@ def find_custom(modules):
             names.append(os.path.splitext(file)[0])
         elif importlib.util.find_spec(given.split(".")[0]) is None:
             fail(
-                f"--custom-module {given!r}: no module of that name can be imported here.",
-                hint="Give the path of its .py file, or add its directory to PYTHONPATH.",
+                f"--custom-module {given!r}: no module of that name can be imported here; "
+                "give the path of its .py file, or add its directory to PYTHONPATH."
             )
         else:
             names.append(given)
