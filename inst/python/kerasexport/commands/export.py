@@ -5,9 +5,12 @@ import os
 
 import click
 
+from kerasexport import api
 from kerasexport import atomic
 from kerasexport import errors
 from kerasexport import formats
+from kerasexport import progress
+from kerasexport import quiet
 from kerasexport import routes
 from kerasexport import verify
 from kerasexport.cli import fail
@@ -112,18 +115,13 @@ def export(model, output, format_, backend, signature, overwrite, no_verify, rto
 
 def _load_and_export(model, output, backend, custom, safe_mode, verbose, input_signature, **kwargs):
     """Load `model` and export it, showing the stages; third-party output captured."""
-    from kerasexport import progress
-    from kerasexport import quiet
-
-    import kerasexport
-
     with console.stages_shown(console.wanted(verbose)):
         progress.stage("load", f"Loading {model} with the {backend} backend.")
         with quiet.quiet(verbose) as warned:
             model_file.import_custom(custom)
             loaded = model_file.load(model, safe_mode=safe_mode)
             specs = None if input_signature is None else parameters.to_specs(input_signature)
-        report = kerasexport.export(
+        report = api.export(
             loaded, output, verbose=verbose or None, input_signature=specs, **kwargs
         )
     if warned:
