@@ -25,6 +25,7 @@ def inputs(cli_exports):
     a = rng.normal(size=(3, 4)).astype("float32")
     b = rng.normal(size=(3, 2)).astype("float32")
     np.save(directory / "x.npy", x)
+    np.savez(directory / "x.npz", features=x)
     np.savez(directory / "ab.npz", a=a, b=b)
     np.savez(directory / "positional.npz", a, b)
     rows = {"instances": [{"a": a[i].tolist(), "b": b[i].tolist()} for i in range(3)]}
@@ -77,7 +78,9 @@ def test_inspect_prints_a_saved_models_endpoints(cli_exports):
     ("cli_layers.py", ["not an ONNX model"]),
 ])
 def test_inspect_refuses_what_is_not_an_artifact(cli_exports, path, words):
-    assert_refused(run("inspect", path, cwd=cli_exports.directory), 1, *words)
+    result = run("inspect", path, cwd=cli_exports.directory)
+    assert_refused(result, 1, *words)
+    assert str(cli_exports.directory) not in result.stderr  # the path as the user gave it
 
 
 # predict ----
@@ -89,6 +92,12 @@ def test_npy_on_the_saved_model_from_torch_matches_the_model(cli_exports, inputs
     assert list(answer) == ["outputs"]
     expected = outputs(cli_exports.models["scaled"], inputs["x"])
     np.testing.assert_allclose(np.array(answer["outputs"]), expected, rtol=1e-4, atol=ATOL)
+
+
+def test_one_named_array_is_the_one_input_whatever_its_name(cli_exports, inputs):
+    predict(cli_exports, "serving/scaled/1", "--input", "x.npz", "--output", "y.npy")
+    expected = outputs(cli_exports.models["scaled"], inputs["x"])
+    np.testing.assert_allclose(np.load(cli_exports.directory / "y.npy"), expected, rtol=1e-4, atol=ATOL)
 
 
 def test_npz_by_name_to_an_npz_file(cli_exports, inputs):

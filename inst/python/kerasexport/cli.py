@@ -105,10 +105,13 @@ def _first_line(exc):
 
 def _one_line(text):
     """`text` on one line, with paths under the working directory made relative."""
+    text = str(text)
     try:
-        text = str(text).replace(os.path.join(os.getcwd(), ""), "")
+        here = os.getcwd()
     except OSError:  # the working directory was removed
-        text = str(text)
+        here = os.sep
+    if here != os.sep:
+        text = text.replace(os.path.join(here, ""), "")
     return " ".join(text.split())
 
 

@@ -28,9 +28,10 @@ def predict(artifact, input_, output, endpoint, batch_size):
     """Run ARTIFACT (a SavedModel directory or an .onnx file) on the inputs in FILE.
 
     Inputs are matched to the endpoint's inputs by name (.npz keys, JSON
-    object keys) or position (a single array; .npz arrays saved unnamed as
-    arr_0, arr_1...), and cast to its dtypes when the cast is exact; inputs
-    that do not fit are refused (exit 1) with what was expected.
+    object keys) or position (.npz arrays saved unnamed as arr_0, arr_1...);
+    an endpoint with one input takes the one array given, whatever its name.
+    They are cast to the inputs' dtypes when the cast is exact; inputs that
+    do not fit are refused (exit 1) with what was expected.
 
     \b
     JSON, as TF-Serving's REST API:
@@ -67,9 +68,12 @@ def predict(artifact, input_, output, endpoint, batch_size):
             f"({', '.join(t.name for t in spec.outputs)}) and a .npy file holds one; "
             "write them to a .npz or .json file."
         )
+    x = request.x
+    if isinstance(x, dict) and len(x) == 1 and len(spec.inputs) == 1:
+        (x,) = x.values()  # the one array is the one input, whatever it is called
     try:
         with quiet.quiet(verbose=None):
-            result = loaded.predict(request.x, endpoint=spec.name, batch_size=batch_size)
+            result = loaded.predict(x, endpoint=spec.name, batch_size=batch_size)
     except errors.InputError as exc:
         exc.hint = (f"`kerasexport inspect {artifact}` lists the inputs; a .npz file or a JSON "
                     "object gives one array per input name.")
