@@ -42,22 +42,25 @@ def test_a_saved_model_from_torch_takes_the_cross_route_quietly_when_piped(cli_e
 
 def refusals():
     """(arguments, exit code, words in the one error line)."""
-    return [
-        pytest.param(["two.keras", "two.onnx"], 1, ["'two.onnx' already exists", "--overwrite"], id="existing-file"),
-        pytest.param(["scaled.keras", "serving/scaled/1"], 1, ["already exists"], id="existing-directory"),
-        pytest.param(["missing.keras", "new.onnx"], 1, ["No such file: 'missing.keras'"], id="missing-file"),
-        pytest.param(["two.onnx", "new.onnx"], 1, ["'two.onnx' is not a .keras file"], id="not-keras"),
-        pytest.param(["cli_layers.py", "new.onnx"], 1, ["is not a .keras file"], id="not-keras-either"),
-        pytest.param(["serving/scaled/1", "new.onnx"], 1, ["is an exported SavedModel"], id="artifact-as-model"),
-        pytest.param(["two.keras", "new", "--format", "tflight"], 2, ["'tflight' is not one of"], id="unknown-format"),
-        pytest.param(["two.keras", "new.tflight"], 2, ["'.tflight'", "--format"], id="unknown-suffix"),
-        pytest.param(["two.keras", "new", "--backend", "mxnet"], 2, ["--backend"], id="unknown-backend"),
-        pytest.param(["two.keras", "new", "--input-signature", "[[null, 4"], 2, ["not valid JSON"], id="bad-json"),
-        pytest.param(["two.keras", "new", "--option", "opset_version"], 2, ["KEY=VALUE"], id="bad-option"),
-        pytest.param(["two.keras", "new", "--rtol", "-1"], 2, ["--rtol"], id="negative-rtol"),
-        pytest.param(["scaled.keras", "new", "--custom-module", "gone.py"], 1, ["'gone.py': no such file"], id="missing-module-file"),
-        pytest.param(["scaled.keras", "new", "--custom-module", "no_such_module_here"], 1, ["no module of that name"], id="missing-module"),
-    ]
+    cases = {
+        "existing-file": (["two.keras", "two.onnx"], 1, ["'two.onnx' already exists", "--overwrite"]),
+        "existing-directory": (["scaled.keras", "serving/scaled/1"], 1, ["already exists"]),
+        "missing-file": (["missing.keras", "new.onnx"], 1, ["No such file: 'missing.keras'"]),
+        "not-keras": (["two.onnx", "new.onnx"], 1, ["'two.onnx' is not a .keras file"]),
+        "not-keras-either": (["cli_layers.py", "new.onnx"], 1, ["is not a .keras file"]),
+        "artifact-as-model": (["serving/scaled/1", "new.onnx"], 1, ["is an exported SavedModel"]),
+        "unknown-format": (["two.keras", "new", "--format", "tflight"], 2, ["'tflight' is not one of"]),
+        "unknown-suffix": (["two.keras", "new.tflight"], 2, ["'.tflight'", "--format"]),
+        "unknown-backend": (["two.keras", "new", "--backend", "mxnet"], 2, ["--backend"]),
+        "bad-json": (["two.keras", "new", "--input-signature", "[[null, 4"], 2, ["not valid JSON"]),
+        "bad-option": (["two.keras", "new", "--option", "opset_version"], 2, ["KEY=VALUE"]),
+        "negative-rtol": (["two.keras", "new", "--rtol", "-1"], 2, ["--rtol"]),
+        "missing-module-file": (["scaled.keras", "new", "--custom-module", "gone.py"], 1,
+                                ["'gone.py': no such file"]),
+        "missing-module": (["scaled.keras", "new", "--custom-module", "no_such_module_here"], 1,
+                           ["no module of that name"]),
+    }
+    return [pytest.param(*case, id=name) for name, case in cases.items()]
 
 
 @pytest.mark.parametrize("arguments, code, words", refusals())

@@ -43,16 +43,12 @@ def doctor(as_json):
 def render(survey):
     """The survey as text tables."""
     lines = [f"kerasexport {survey['kerasexport']} on Python {survey['python']}", "", "Backends"]
-    lines += _table([
-        (b["name"], b["version"] or "-", "installed" if b["installed"] else f"not installed (pip install {b['package']})")
-        for b in survey["backends"]
-    ])
+    lines += _table([(b["name"], b["version"] or "-", _installation(b)) for b in survey["backends"]])
     lines += ["", "What each installed backend can write here (routes in the order tried)"]
-    lines += _table([(f["backend"], f["format"], _routes(f)) for f in survey["formats"]]) or ["  nothing: no backend is installed"]
+    writes = [(f["backend"], f["format"], _routes(f)) for f in survey["formats"]]
+    lines += _table(writes) or ["  nothing: no backend is installed"]
     lines += ["", "Runtimes and converters"]
-    lines += _table([
-        (p["package"], p["version"] or "missing", p["purpose"]) for p in survey["packages"]
-    ])
+    lines += _table([(p["package"], p["version"] or "missing", p["purpose"]) for p in survey["packages"]])
     absent = [p["package"] for p in survey["packages"] if not p["installed"]]
     lines.append("")
     if absent:
@@ -60,6 +56,10 @@ def render(survey):
     else:
         lines.append("Missing: nothing.")
     return "\n".join(lines)
+
+
+def _installation(backend):
+    return "installed" if backend["installed"] else f"not installed (pip install {backend['package']})"
 
 
 def _routes(entry):
@@ -77,7 +77,8 @@ def _route(route):
 
 
 def _table(rows):
+    """Rows as aligned columns; the last column is left ragged."""
     if not rows:
         return []
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
-    return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + str(row[-1]) for row in rows]
+    return ["  " + "".join(str(c).ljust(w + 2) for c, w in zip(row, widths)) + str(row[-1]) for row in rows]
