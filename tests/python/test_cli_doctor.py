@@ -4,7 +4,7 @@ import importlib.metadata
 import importlib.util
 import json
 
-from cli_run import ONCE, SCRIPT, run
+from cli_run import ONCE, run
 
 from kerasexport import formats
 
@@ -62,18 +62,3 @@ def test_a_missing_converter_leaves_the_other_route(monkeypatch):
     text = doctor.render(survey)
     assert text.splitlines()[-1] == "Missing: jax2onnx. Install with: pip install jax2onnx"
     assert "jax2onnx        missing" in text
-
-
-def test_help_lists_the_commands_and_each_has_examples(tmp_path):
-    import subprocess
-
-    from cli_run import environment
-
-    listing = run("--help", cwd=tmp_path)
-    assert listing.returncode == 0
-    for command in ("doctor", "export", "inspect", "predict"):
-        assert f"  {command} " in listing.stdout
-        # The help is the reference: each command's shows examples.
-        help_text = subprocess.run([SCRIPT, command, "--help"], cwd=tmp_path, env=environment(),
-                                   capture_output=True, text=True, timeout=60)
-        assert help_text.returncode == 0 and "Examples:" in help_text.stdout, command

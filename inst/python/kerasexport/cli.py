@@ -50,6 +50,8 @@ class Group(click.Group):
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
+        except _HELP_FOR_NO_ARGUMENTS:
+            raise
         except click.UsageError as exc:  # the group's own options
             raise _OneLineUsageError(exc) from None
 
@@ -58,6 +60,8 @@ class Group(click.Group):
 
         try:
             return super().invoke(ctx)
+        except _HELP_FOR_NO_ARGUMENTS:
+            raise
         except click.UsageError as exc:  # a subcommand's name, options, arguments
             raise _OneLineUsageError(exc) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -73,6 +77,10 @@ class Group(click.Group):
                 raise
             fail(f"{type(exc).__name__}: {_first_line(exc)}",
                  hint="This is unexpected; run again with --debug for the traceback.")
+
+
+# click >= 8.2 shows the help of a command run without arguments as a usage error.
+_HELP_FOR_NO_ARGUMENTS = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 class _OneLineUsageError(click.UsageError):
