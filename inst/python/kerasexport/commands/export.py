@@ -43,7 +43,7 @@ def format_for(output):
     )
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command()
 @click.argument("model", metavar="MODEL")
 @click.argument("output", metavar="OUTPUT")
 @click.option("--format", "format_", type=click.Choice(formats.FORMATS), default=None,
