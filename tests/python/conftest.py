@@ -49,3 +49,11 @@ def zoo_export(tmp_path_factory):
         return exported[name, format]
 
     return export
+
+
+@pytest.fixture(scope="session")
+def cli_exports(tmp_path_factory):
+    """The command line tests' models, saved once, and their two exports (`cli_run.Exports`)."""
+    import cli_run
+
+    return cli_run.Exports(tmp_path_factory.mktemp("cli"))
