@@ -18,7 +18,10 @@ import click
 from kerasexport import __version__
 
 # name -> (module, attribute, one-line help shown by `kerasexport --help`).
-_COMMANDS = {}
+_COMMANDS = {
+    "serve": ("kerasexport.serving.command", "serve",
+              "Serve an artifact or a model repository over HTTP (TF-Serving REST, KServe v2)."),
+}
 
 
 class Group(click.Group):
