@@ -49,3 +49,11 @@ def zoo_export(tmp_path_factory):
         return exported[name, format]
 
     return export
+
+
+@pytest.fixture(scope="session")
+def serving_artifacts(tmp_path_factory):
+    """The serving tests' model repository, exported once (see serving_kit.py)."""
+    import serving_kit
+
+    return serving_kit.build(str(tmp_path_factory.mktemp("serving")))

@@ -28,6 +28,7 @@ THREAD_SAFE_FORMATS = frozenset({"onnx", "tf_saved_model"})
 # Batches of one endpoint running at once: one keeps the cores busy with the
 # runtime's own threads; a second lets a full batch start while one finishes.
 _MAX_RUNNING = 2
+_NOISE = ("Graph execution error", "Detected at node", "<stack traces", 'File "', "[[")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.+~-]+){2,}")
 
 
@@ -207,6 +208,12 @@ def _rows(arrays):
 
 
 def _first_line(exc):
+    """The line of a runtime's message that says what went wrong, without paths.
+
+    TensorFlow starts with "Graph execution error:" and where the node was
+    defined (a stack of file names); the cause comes after.
+    """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else ""
+    useful = [line for line in lines if not line.startswith(_NOISE)]
+    text = (useful or lines or [""])[0]
     return _PATH.sub("<path>", text)[:400]

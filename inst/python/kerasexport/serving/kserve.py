@@ -10,6 +10,11 @@ when the request asks (``binary_data`` per output, or
 ``binary_data_output`` for all), which is what ``tritonclient.http`` does
 by default. Also Triton's repository index (``POST /v2/repository/index``),
 where each version's state and load error can be read.
+
+A model with one input takes it under any name, and its one output can be
+asked for under any name (and is answered under that name): versions of a
+model often name them differently (Keras numbers unnamed inputs per
+process), and a client must not fail when a new version lands.
 """
 
 import dataclasses
@@ -233,11 +238,11 @@ def inputs(endpoint, request):
     """
     names = {t.name for t in endpoint.outputs}
     unknown = [n for n, _ in request.outputs if n not in names]
-    if unknown:
+    if unknown and not (len(names) == 1 and len(request.outputs) == 1):
         raise BadRequest(f"Unknown output(s) {unknown} requested. Available: "
                          f"{[t.name for t in endpoint.outputs]}.")
     try:
-        return check_inputs(endpoint, request.inputs)
+        return check_inputs(endpoint, tensors.by_position_if_single(endpoint, request.inputs))
     except core_errors.InputError as exc:
         raise BadRequest(str(exc)) from None
 
@@ -254,6 +259,8 @@ def encode_infer(model, served, endpoint, outputs, request):
     """
     by_name = dict(zip((t.name for t in endpoint.outputs), outputs))
     wanted = request.outputs or [(t.name, None) for t in endpoint.outputs]
+    if len(by_name) == 1 and len(wanted) == 1 and wanted[0][0] not in by_name:
+        by_name = {wanted[0][0]: outputs[0]}  # the one output, under the name asked for
     entries, chunks, json_arrays = [], [], []
     for name, binary in wanted:
         array = by_name[name]

@@ -192,3 +192,15 @@ def _plain(value):
     if isinstance(value, (np.ndarray, np.generic)):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def by_position_if_single(endpoint, named):
+    """`named` (a dict of inputs), keyed by the endpoint's input name when both have one.
+
+    Versions of a model often name their one input differently (Keras
+    numbers unnamed inputs per process); a client that names it as an older
+    version did must keep working when a new version is swapped in.
+    """
+    if len(endpoint.inputs) == 1 and len(named) == 1:
+        return {endpoint.inputs[0].name: next(iter(named.values()))}
+    return named

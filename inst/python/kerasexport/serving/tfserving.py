@@ -150,8 +150,11 @@ def _rows(endpoint, instances):
         _check_names(endpoint, instances[0], "instance 0")
         for i, instance in enumerate(instances[1:], start=1):
             if set(instance) != set(instances[0]):
-                _check_names(endpoint, instance, f"instance {i}")
-        return {name: tensors.to_array([i[name] for i in instances], info, f"input {name!r}")
+                raise BadRequest(f"instance {i} has inputs {sorted(instance)}, instance 0 has "
+                                 f"{sorted(instances[0])}; every instance needs the same inputs.")
+        columns = tensors.by_position_if_single(
+            endpoint, {k: [i[k] for i in instances] for k in instances[0]})
+        return {name: tensors.to_array(columns[name], info, f"input {name!r}")
                 for name, info in specs.items()}
     if any(objects):
         raise BadRequest("\"instances\" mixes objects (inputs by name) and plain values; use "
@@ -168,6 +171,7 @@ def _columns(endpoint, values):
     specs = {t.name: t for t in endpoint.inputs}
     if isinstance(values, dict) and not _is_b64(values):
         _check_names(endpoint, values, "\"inputs\"")
+        values = tensors.by_position_if_single(endpoint, values)
         return {name: tensors.to_array(values[name], info, f"input {name!r}")
                 for name, info in specs.items()}
     if len(specs) != 1:
@@ -179,6 +183,8 @@ def _columns(endpoint, values):
 
 def _check_names(endpoint, given, where):
     names = [t.name for t in endpoint.inputs]
+    if len(names) == 1 and len(given) == 1:
+        return  # one input: any name will do (see tensors.by_position_if_single)
     missing = [n for n in names if n not in given]
     extra = sorted(k for k in given if k not in names)
     if missing or extra:
