@@ -168,7 +168,8 @@ class Repository:
                 with self._lock:
                     self._models.setdefault(model, {})[number] = version
                     self._retired.get(model, {}).pop(number, None)
-                _log_version(version)
+                if not (self.single and version.state == FAILED):  # the server says why it stops
+                    _log_version(version)
         with self._lock:
             for model in list(self._models):
                 for number in list(self._models[model]):
