@@ -292,7 +292,7 @@ follow_log <- function(server) {
 
 #' Stop a server started by serve_artifact()
 #'
-#' Asks the server to stop (SIGTERM): it stops taking connections, answers
+#' Asks the server to stop (an interrupt, as Ctrl+C): it stops taking connections, answers
 #' the requests in flight, and exits. If it has not exited after `timeout`
 #' seconds, it is killed. Stopping a stopped server does nothing.
 #'
@@ -318,7 +318,7 @@ stop_server <- function(server, timeout = 10) {
   }
   process <- server$process
   if (!is.null(process) && process$is_alive()) {
-    process$signal(tools::SIGTERM)
+    process$interrupt() # SIGINT: uvicorn's graceful stop, as SIGTERM
     process$wait(timeout * 1000)
     if (process$is_alive()) process$kill()
   }

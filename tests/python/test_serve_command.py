@@ -101,3 +101,13 @@ def test_quiet_has_no_access_log_and_a_bad_path_is_one_line(serving_artifacts, t
     assert result.returncode == 1
     assert result.stderr.startswith("error: Cannot serve 'broken.onnx':")
     assert len(result.stderr.strip().splitlines()) == 1 and str(tmp_path) not in result.stderr
+
+
+def test_import_stays_cheap_and_serve_stays_the_function():
+    code = ("import sys, kerasexport; assert 'starlette' not in sys.modules and 'uvicorn' not in sys.modules; "
+            "import kerasexport.serving.app; assert callable(kerasexport.serve); "
+            "assert kerasexport.Server.__name__ == 'Server'; print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr
+    help_text = subprocess.run([*command(), "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "serve  Serve an artifact or a model repository over HTTP" in help_text
