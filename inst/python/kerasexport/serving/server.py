@@ -12,7 +12,9 @@ the command line).
 import contextlib
 import ipaddress
 import logging
+import logging.handlers
 import os
+import queue
 import signal
 import socket
 import sys
@@ -151,6 +153,7 @@ class Server:
             self.stop()
             raise errors.KerasexportError(f"The server did not start within {_START_TIMEOUT} s.")
         self.repository.start_polling(self.poll_seconds)
+        _warn_if_open(self.host, self.token)
         return self
 
     def run(self, announce=True):
@@ -242,17 +245,57 @@ def serve(path, host="127.0.0.1", port=DEFAULT_PORT, **options):
 
 @contextlib.contextmanager
 def access_log(quiet):
-    """Send the ``kerasexport.serve`` log to standard error while serving."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    """Send the ``kerasexport.serve`` log to standard error while serving.
+
+    Lines are written by a daemon thread of their own: a slow or full
+    standard error (a pipe nobody reads) never stalls a request nor the
+    exit; past 10,000 lines waiting, new ones are dropped.
+    """
+    formatter = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    handler = _DroppingQueueHandler(queue.Queue(maxsize=10_000))
+    writer = threading.Thread(target=_write_log, args=(handler.queue, formatter, sys.stderr),
+                              name="kerasexport-serve-log", daemon=True)
     previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    writer.start()
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+        handler.enqueue(None)
+        writer.join(timeout=2)  # lines still waiting on a full pipe are given up
+
+
+def _write_log(lines, formatter, stream):
+    # Straight to the file descriptor: a write blocked on a full pipe then
+    # holds no lock that the interpreter's exit would wait for.
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    while True:
+        record = lines.get()
+        if record is None:
+            return
+        text = formatter.format(record) + "\n"
+        try:
+            if fd is None:
+                stream.write(text)
+                stream.flush()
+            else:
+                os.write(fd, text.encode("utf-8", "replace"))
+        except (OSError, ValueError):
+            return
+
+
+class _DroppingQueueHandler(logging.handlers.QueueHandler):
+    def enqueue(self, record):
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            pass
 
 
 def _bind(host, port):
