@@ -111,3 +111,17 @@ def test_import_stays_cheap_and_serve_stays_the_function():
     assert result.stdout.strip() == "ok", result.stderr
     help_text = subprocess.run([*command(), "--help"], capture_output=True, text=True, timeout=60).stdout
     assert "serve  Serve an artifact or a model repository over HTTP" in help_text
+
+
+def test_an_unread_log_pipe_stalls_neither_requests_nor_the_exit(serving_artifacts):
+    # The access log fills a 64 kB pipe in about 900 lines; nobody reads it here.
+    process, lines = start(serving_artifacts.onnx["mlp1"])
+    client = serving_kit.Client(lines[0].split()[-1], timeout=10)
+    body = json.dumps({"instances": [[1.0, 2.0, 3.0, 4.0]]}).encode()
+    statuses = [client.request("POST", "/v1/models/model:predict", body)[0] for _ in range(1500)]
+    client.close()
+    process.terminate()
+    assert process.wait(30) == 0
+    assert statuses == [200] * 1500
+    process.stdout.close()
+    process.stderr.close()
