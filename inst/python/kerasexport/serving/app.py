@@ -15,12 +15,12 @@ import time
 
 import orjson
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
 from kerasexport.serving import kserve, tfserving
+from kerasexport.serving.batching import in_thread
 from kerasexport.serving.errors import BadRequest, BodyTooLarge, ServeError, Unauthorized
 from kerasexport.serving.repository import AVAILABLE
 
@@ -218,7 +218,7 @@ def _json(value):
 async def _decode(function, *args, size=0):
     """`function(*args)`, in a worker thread when the body is large."""
     if max(size, len(args[0]) if isinstance(args[0], bytes) else 0) > _THREAD_DECODE_BYTES:
-        return await run_in_threadpool(function, *args)
+        return await in_thread(function, *args)
     return function(*args)
 
 

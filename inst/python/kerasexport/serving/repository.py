@@ -105,8 +105,7 @@ class Repository:
         """{model: {version: version directory or artifact path}} on disk now."""
         if self.single:
             base = os.path.basename(self.root.rstrip(os.sep))
-            name = base if os.path.isdir(self.root) else os.path.splitext(base)[0]
-            return {name: {1: self.root}}
+            return {os.path.splitext(base)[0] or base: {1: self.root}}
         found = {}
         for model in _entries(self.root):
             model_dir = os.path.join(self.root, model)
