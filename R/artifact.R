@@ -16,7 +16,13 @@
 #' but must be loaded again with `load_artifact()` to predict.
 #'
 #' @param path Path of a SavedModel directory (holding `saved_model.pb`) or of
-#'   an `.onnx` file.
+#'   an `.onnx` file; or the URL of a served model,
+#'   `"http://host:port/v1/models/NAME"` (optionally `".../versions/N"`), as
+#'   [serve_artifact()] or TensorFlow Serving serve it. A served model prints
+#'   and predicts as a local artifact does; each prediction is a request to
+#'   the server (TF-Serving's REST API), checked in R before it is sent. A
+#'   server started with a token by [serve_artifact()] is called with it;
+#'   others with the `KERASEXPORT_SERVE_TOKEN` environment variable, if set.
 #' @param providers ONNX only: onnxruntime execution providers, e.g.
 #'   `"CPUExecutionProvider"`. `NULL` (default) uses the CPU.
 #' @param session_options ONNX only: an `onnxruntime$SessionOptions` Python
@@ -27,7 +33,9 @@
 #' Errors have class `kerasexport_error` and one of
 #' `kerasexport_artifact_error` (nothing at `path`, a directory that is not a
 #' SavedModel, a file onnxruntime cannot load, ONNX options for a SavedModel),
-#' `kerasexport_dependency_error` (the runtime is not installed) and
+#' `kerasexport_dependency_error` (the runtime is not installed),
+#' `kerasexport_http_error` (a URL whose server cannot be reached, or answers
+#' with an error: the message says what it answered) and
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family loading
 #' @export
@@ -43,6 +51,9 @@
 load_artifact <- function(path, providers = NULL, session_options = NULL) {
   call <- rlang::current_env()
   check_string(path)
+  if (is_url(path)) {
+    return(load_remote_artifact(path, call))
+  }
   if (!is.null(providers) && !(is.character(providers) && length(providers) > 0 && !anyNA(providers))) {
     abort_kerasexport(
       "argument",

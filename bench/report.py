@@ -8,7 +8,8 @@ import statistics
 import subprocess
 from importlib import metadata
 
-PACKAGES = ("keras", "tensorflow-cpu", "jax", "torch", "onnxruntime", "tf2onnx", "jax2onnx", "numpy")
+PACKAGES = ("keras", "tensorflow-cpu", "jax", "torch", "onnxruntime", "tf2onnx", "jax2onnx", "numpy",
+            "starlette", "uvicorn", "orjson")
 
 
 def machine():

@@ -29,7 +29,9 @@ for backend in tensorflow jax torch; do
 done
 echo "== artifact speed, Python"
 KERAS_BACKEND=tensorflow "$python" bench/artifact_speed.py "${quick[@]}" --out "$out/speed.md" >/dev/null
+echo "== serving"
+KERAS_BACKEND=tensorflow "$python" bench/serve.py "${quick[@]}" --out "$out/serve.md" >/dev/null
 echo "== artifact speed, R"
 KERAS_BACKEND=tensorflow Rscript bench/predict.R "$out/predict.md" >/dev/null
-"$python" bench/report.py --export "$out/export.jsonl" --sections "$out/speed.md" "$out/predict.md" --out "$results"
+"$python" bench/report.py --export "$out/export.jsonl" --sections "$out/speed.md" "$out/predict.md" "$out/serve.md" --out "$results"
 echo "Wrote $results"

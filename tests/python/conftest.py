@@ -57,3 +57,11 @@ def cli_exports(tmp_path_factory):
     import cli_run
 
     return cli_run.Exports(tmp_path_factory.mktemp("cli"))
+
+
+@pytest.fixture(scope="session")
+def serving_artifacts(tmp_path_factory):
+    """The serving tests' model repository, exported once (see serving_kit.py)."""
+    import serving_kit
+
+    return serving_kit.build(str(tmp_path_factory.mktemp("serving")))
