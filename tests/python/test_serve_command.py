@@ -2,6 +2,7 @@
 its start-up lines, and a graceful stop on SIGTERM with a request in flight."""
 
 import json
+import re
 import os
 import signal
 import socket
@@ -110,7 +111,7 @@ def test_import_stays_cheap_and_serve_stays_the_function():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "ok", result.stderr
     help_text = subprocess.run([*command(), "--help"], capture_output=True, text=True, timeout=60).stdout
-    assert "serve  Serve an artifact or a model repository over HTTP" in help_text
+    assert re.search(r"^  serve +Serve an artifact or a model repository over HTTP", help_text, re.M)
 
 
 def test_an_unread_log_pipe_stalls_neither_requests_nor_the_exit(serving_artifacts):
