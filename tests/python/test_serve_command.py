@@ -2,8 +2,8 @@
 its start-up lines, and a graceful stop on SIGTERM with a request in flight."""
 
 import json
-import re
 import os
+import re
 import signal
 import socket
 import subprocess
