@@ -546,28 +546,34 @@ is_r_function <- function(fn) {
 
 #' @export
 print.kerasexport_archive <- function(x, ...) {
-  cli::cli_text("<kerasexport_archive>")
-  resources <- vapply(x$resources, describe_python, character(1))
-  cli::cli_bullets(c("*" = if (length(resources)) "Tracked: {resources}" else "Tracked: nothing"))
-  if (length(x$endpoints) == 0) {
-    cli::cli_bullets(c("*" = "Endpoints: none yet; add one with {.fn add_endpoint}"))
-  } else {
-    default <- if ("serving_default" %in% names(x$endpoints)) "serving_default" else names(x$endpoints)[[1]]
-    cli::cli_bullets(c("*" = "Endpoints ({.val {default}} answers as serving_default):"))
-    lines <- vapply(x$endpoints, function(endpoint) {
-      paste0(
-        endpoint$name, ": ", describe_fn(endpoint$fn),
-        ", input ", describe_signature(endpoint$input_signature),
-        if (!is.null(endpoint$options$reference)) paste0(", verified against ", describe_python(endpoint$options$reference))
-      )
-    }, character(1))
-    cli::cli_bullets(stats::setNames(escape_braces(lines), rep(" ", length(lines))))
-  }
-  collections <- vapply(names(x$variable_collections), function(name) {
-    paste0(name, " (", length(x$variable_collections[[name]]), ")")
-  }, character(1))
-  cli::cli_bullets(c("*" = if (length(collections)) "Variable collections: {collections}" else "Variable collections: none"))
+  cat(format_archive(x), sep = "\n")
   invisible(x)
+}
+
+format_archive <- function(x) {
+  cli::cli_format_method({
+    cli::cli_text("<kerasexport_archive>")
+    resources <- vapply(x$resources, describe_python, character(1))
+    cli::cli_bullets(c("*" = if (length(resources)) "Tracked: {resources}" else "Tracked: nothing"))
+    if (length(x$endpoints) == 0) {
+      cli::cli_bullets(c("*" = "Endpoints: none yet; add one with {.fn add_endpoint}"))
+    } else {
+      default <- if ("serving_default" %in% names(x$endpoints)) "serving_default" else names(x$endpoints)[[1]]
+      cli::cli_bullets(c("*" = "Endpoints ({.val {default}} answers as serving_default):"))
+      lines <- vapply(x$endpoints, function(endpoint) {
+        paste0(
+          endpoint$name, ": ", describe_fn(endpoint$fn),
+          ", input ", describe_signature(endpoint$input_signature),
+          if (!is.null(endpoint$options$reference)) paste0(", verified against ", describe_python(endpoint$options$reference))
+        )
+      }, character(1))
+      cli::cli_bullets(stats::setNames(escape_braces(lines), rep(" ", length(lines))))
+    }
+    collections <- vapply(names(x$variable_collections), function(name) {
+      paste0(name, " (", length(x$variable_collections[[name]]), ")")
+    }, character(1))
+    cli::cli_bullets(c("*" = if (length(collections)) "Variable collections: {collections}" else "Variable collections: none"))
+  })
 }
 
 # Literal text for cli: `{` and `}` doubled so they are not interpolated.

@@ -124,31 +124,39 @@ artifact_is_live <- function(x) {
 
 #' @export
 print.kerasexport_artifact <- function(x, ...) {
-  cli::cli_text("{.cls kerasexport_artifact}")
-  cli::cli_bullets(c(
-    "*" = "Format: {x$format}",
-    "*" = "Path: {.path {x$path}}",
-    "*" = "Size: {format_bytes(x$size)}"
-  ))
-  if (!artifact_is_live(x)) {
-    cli::cli_bullets(c("!" = "Loaded in an earlier R session: run {.code load_artifact()} again to predict."))
-  }
-  for (endpoint in x$endpoints) {
-    marks <- c(
-      if (!is.null(endpoint$same_as)) "same as {.val {endpoint$same_as}}",
-      if (endpoint$serving_default) "serving default",
-      if (identical(endpoint$name, x$default_endpoint)) "used by {.fn predict}"
-    )
-    mark <- if (length(marks)) paste0(" (", paste(marks, collapse = ", "), ")") else ""
-    cli::cli_text(paste0("Endpoint {.val {endpoint$name}}", mark, ":"))
-    lines <- c(
-      vapply(endpoint$inputs, tensor_line, "", role = "Input"),
-      vapply(endpoint$outputs, tensor_line, "", role = "Output")
-    )
-    names(lines) <- rep(" ", length(lines))
-    cli::cli_bullets(lines)
-  }
+  cat(format_artifact(x), sep = "\n")
   invisible(x)
+}
+
+# The lines print() writes: formatted by cli, written with cat() (cli's own
+# functions write messages, which capture.output() and sink() miss).
+format_artifact <- function(x) {
+  cli::cli_format_method({
+    cli::cli_text("{.cls kerasexport_artifact}")
+    cli::cli_bullets(c(
+      "*" = "Format: {x$format}",
+      "*" = "Path: {.path {x$path}}",
+      "*" = "Size: {format_bytes(x$size)}"
+    ))
+    if (!artifact_is_live(x)) {
+      cli::cli_bullets(c("!" = "Loaded in an earlier R session: run {.code load_artifact()} again to predict."))
+    }
+    for (endpoint in x$endpoints) {
+      marks <- c(
+        if (!is.null(endpoint$same_as)) "same as {.val {endpoint$same_as}}",
+        if (endpoint$serving_default) "serving default",
+        if (identical(endpoint$name, x$default_endpoint)) "used by {.fn predict}"
+      )
+      mark <- if (length(marks)) paste0(" (", paste(marks, collapse = ", "), ")") else ""
+      cli::cli_text(paste0("Endpoint {.val {endpoint$name}}", mark, ":"))
+      lines <- c(
+        vapply(endpoint$inputs, tensor_line, "", role = "Input"),
+        vapply(endpoint$outputs, tensor_line, "", role = "Output")
+      )
+      names(lines) <- rep(" ", length(lines))
+      cli::cli_bullets(lines)
+    }
+  })
 }
 
 tensor_line <- function(t, role) {
