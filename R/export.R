@@ -104,6 +104,7 @@ export_savedmodel.keras.src.models.model.Model <- function(object,
   check_bool(verbose, allow_null = TRUE)
   check_bool(overwrite)
   check_bool(verify)
+  check_target_free(export_dir_base, format, overwrite, call)
   options <- as_py_options(list(...))
   signature <- as_py_signature(input_signature)
 
@@ -125,6 +126,26 @@ export_savedmodel.keras.src.models.model.Model <- function(object,
 }
 
 export_formats <- c("tf_saved_model", "onnx")
+
+# An existing artifact of the right kind, without `overwrite`: said in R
+# terms here (Python checks everything else about the target).
+check_target_free <- function(path, format, overwrite, call = caller_env()) {
+  expanded <- path.expand(path)
+  if (overwrite || !file.exists(expanded)) {
+    return(invisible())
+  }
+  if (dir.exists(expanded) != identical(format, "tf_saved_model")) {
+    return(invisible()) # The wrong kind: Python says so.
+  }
+  abort_kerasexport(
+    "path",
+    c(
+      "{.path {path}} already exists.",
+      i = "Pass {.code overwrite = TRUE} to replace it (the old artifact stays until the new one is verified), or choose another path."
+    ),
+    call = call
+  )
+}
 
 # Named R values to Python keyword arguments: whole doubles become integers
 # (an `opset_version` of 17, not 17.0), named lists become dicts.
