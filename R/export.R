@@ -6,7 +6,9 @@
 #' with the model's outputs, and only then renamed into place: a failed export
 #' leaves `export_dir_base` as it was. One line of message reports the format,
 #' backend, route, worst relative error and time; silence it with
-#' [suppressMessages()].
+#' [suppressMessages()]. While the export runs, a terminal (not knitr nor a
+#' log) shows the step under way, "Exporting..." then "Verifying...", with
+#' the time since the start; the line is cleared when the export ends.
 #'
 #' @param object A Keras 3 model.
 #' @param export_dir_base Where to write: a directory for
@@ -108,14 +110,14 @@ export_savedmodel.keras.src.models.model.Model <- function(object,
   options <- as_py_options(list(...))
   signature <- as_py_signature(input_signature)
 
-  report <- with_core(do.call(core$export, c(
+  report <- with_core(with_export_progress(do.call(core$export, c(
     list(
       object, path.expand(export_dir_base),
       format = format, verbose = verbose, input_signature = signature,
       overwrite = overwrite, verify = verify
     ),
     options
-  )), error_call = call)
+  ))), error_call = call)
 
   # rlang, not cli: one line, never wrapped, however narrow the console.
   rlang::inform(report$summary(), class = "kerasexport_export_message")
