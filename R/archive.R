@@ -18,13 +18,11 @@
 #'   `kerasexport_archive`. `is_archive()`: `TRUE` or `FALSE`.
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(
-#'   keras$Input(shape = list(3L)),
-#'   keras$layers$Dropout(0.5),
-#'   keras$layers$Dense(2L)
-#' ))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |>
+#'   layer_dropout(0.5) |>
+#'   layer_dense(2)
 #' archive <- export_archive() |>
 #'   track(model) |>
 #'   add_endpoint("call_inference", model$call, input_spec(c(NA, 3))) |>
@@ -85,9 +83,9 @@ check_archive <- function(x, arg = caller_arg(x), call = caller_env()) {
 #' See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #' export_archive() |> track(model)
 track <- function(archive, resource) {
   check_archive(archive)
@@ -156,9 +154,9 @@ is_trackable <- function(x) {
 #' endpoints. See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #'
 #' # A model's call method, with an explicit signature
 #' export_archive() |> add_endpoint("serve", model$call, input_spec(c(NA, 3)))
@@ -384,9 +382,9 @@ python_keywords <- c(
 #' or `archive` not an archive. See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #' export_archive() |>
 #'   add_endpoint("serve", model) |>
 #'   add_variable_collection("weights", model$weights)
@@ -447,9 +445,9 @@ add_variable_collection <- function(archive, name, variables) {
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #' path <- file.path(tempdir(), "served")
 #' export_archive() |>
 #'   add_endpoint("serve", model$call, input_spec(c(NA, 3))) |>

@@ -31,9 +31,9 @@
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family loading
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 4) |> layer_dense(2)
 #' path <- file.path(tempdir(), "model.onnx")
 #' model |> export_savedmodel(path, format = "onnx", overwrite = TRUE)
 #'
@@ -214,11 +214,11 @@ format_bytes <- function(size) {
 #' session) and `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family loading
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' a <- keras$Input(shape = list(4L), name = "a")
-#' b <- keras$Input(shape = list(2L), name = "b")
-#' model <- keras$Model(list(a, b), keras$layers$Dense(1L)(keras$layers$Concatenate()(list(a, b))))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' a <- keras_input(shape = 4, name = "a")
+#' b <- keras_input(shape = 2, name = "b")
+#' model <- keras_model(list(a, b), layer_concatenate(list(a, b)) |> layer_dense(1))
 #' path <- file.path(tempdir(), "two-inputs.onnx")
 #' model |> export_savedmodel(path, format = "onnx", overwrite = TRUE)
 #' artifact <- load_artifact(path)

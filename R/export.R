@@ -59,21 +59,24 @@
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family exporting
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dense(2L)))
-#' path <- file.path(tempdir(), "model")
-#' model |> export_savedmodel(path)
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 4) |> layer_dense(2)
+#' dir <- tempfile()
+#' model |> export_savedmodel(file.path(dir, "model"))
 #'
-#' # Force the cross-backend route (a TensorFlow worker process)
-#' model |> export_savedmodel(file.path(tempdir(), "cross"), route = "cross-backend")
-#'
-#' # ONNX, with an explicit signature
+#' # ONNX, with an explicit signature (keras3's shape(), or input_spec())
 #' model |> export_savedmodel(
-#'   file.path(tempdir(), "model.onnx"),
+#'   file.path(dir, "model.onnx"),
 #'   format = "onnx",
-#'   input_signature = input_spec(c(NA, 4))
+#'   input_signature = list(shape(NA, 4))
 #' )
+#'
+#' # Replace an artifact; force the cross-backend route (a TensorFlow worker)
+#' model |> export_savedmodel(file.path(dir, "model"), overwrite = TRUE, route = "cross-backend")
+#'
+#' # keras3's own, unverified export
+#' model$export(file.path(dir, "unverified"), verbose = FALSE)
 export_savedmodel <- function(object, export_dir_base, ...) {
   UseMethod("export_savedmodel")
 }
