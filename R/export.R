@@ -49,6 +49,18 @@
 #' `keras.saving.register_keras_serializable()` in an importable Python
 #' module (the worker process imports it); otherwise it is a
 #' `kerasexport_route_error` saying so.
+#' @section keras3:
+#' keras3 has an `export_savedmodel()` method of its own for Keras models (on
+#' tensorflow's generic, which it re-exports) that calls `model$export()`
+#' without verification. Once kerasexport is loaded, attached or only through
+#' `::`, this method handles Keras models for every spelling:
+#' `export_savedmodel()`, `keras3::export_savedmodel()`,
+#' `tensorflow::export_savedmodel()` and `kerasexport::export_savedmodel()`,
+#' whichever package loads first (kerasexport registers it again when keras3
+#' or tensorflow loads later). A startup message says so once per session;
+#' [suppressPackageStartupMessages()] silences it. It takes keras3's
+#' arguments, so scripts written for keras3 keep working; keras3's own
+#' export stays available as `model$export(path)`.
 #' @section Errors:
 #' Errors have class `kerasexport_error` and one of
 #' `kerasexport_model_error` (not a Keras model, or never built),
@@ -113,7 +125,7 @@ export_savedmodel.keras.src.models.model.Model <- function(object,
   options <- as_py_options(list(...))
   signature <- as_py_signature(input_signature)
 
-  report <- with_core(with_export_progress(do.call(core$export, c(
+  report <- with_core(with_export_progress(display = export_display(verbose), do.call(core$export, c(
     list(
       object, path.expand(export_dir_base),
       format = format, verbose = verbose, input_signature = signature,

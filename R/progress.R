@@ -25,6 +25,11 @@ with_export_progress <- function(expr, display = cli_progress_display()) {
   expr
 }
 
+# With verbose = TRUE the exporters' own logs show the progress instead.
+export_display <- function(verbose) {
+  if (isTRUE(verbose)) NULL else cli_progress_display()
+}
+
 # A function of (stage, message) drawing the status line, or `NULL` where cli
 # would not draw progress.
 cli_progress_display <- function(dynamic = cli::is_dynamic_tty()) {

@@ -16,6 +16,13 @@ test_that("nothing is drawn where cli draws no progress", {
   expect_null(kerasexport:::cli_progress_display(dynamic = FALSE))
 })
 
+test_that("with verbose = TRUE the exporters' logs replace the status line", {
+  withr::local_options(cli.dynamic = TRUE)
+  expect_type(kerasexport:::export_display(verbose = NULL), "closure")
+  expect_type(kerasexport:::export_display(verbose = FALSE), "closure")
+  expect_null(kerasexport:::export_display(verbose = TRUE))
+})
+
 test_that("the status line shows each step, then is cleared", {
   withr::local_options(cli.dynamic = TRUE, cli.unicode = FALSE, cli.num_colors = 1)
   display <- kerasexport:::cli_progress_display(dynamic = TRUE)
