@@ -5,14 +5,10 @@
 # (`Rscript scripts/testthat.R --keras3 ORDER`) on each backend, in one load
 # order here and the other in a fresh R process; elsewhere it skips.
 
-skip_unless_keras3 <- function() {
-  if (!"package:keras3" %in% search()) {
-    skip("keras3 is not attached: scripts/test.sh runs this file with keras3 from ../shared/r-keras3")
-  }
-  skip_if_no_keras()
+# One skip for the whole file where keras3 is not attached.
+if (!"package:keras3" %in% search()) {
+  skip("keras3 is not attached: scripts/test.sh runs this file with keras3 from ../shared/r-keras3")
 }
-
-keras3_attached <- function() "package:keras3" %in% search()
 
 # Which package this process loaded first: the later one is higher on the
 # search path.
@@ -32,7 +28,7 @@ spelled <- function(spelling) eval(parse(text = spelling)[[1]], globalenv())
 # Every format kerasexport writes and the core can route on this backend: the
 # list grows with `export_formats`.
 formats_here <- function() {
-  if (!keras3_attached() || !kerasexport:::python_ready()) {
+  if (!kerasexport:::python_ready()) {
     return(kerasexport:::export_formats)
   }
   core <- kerasexport:::core
@@ -113,7 +109,7 @@ for (j in seq_along(formats)) {
       name <- names(keras3_models)[[i]]
       spelling <- spellings[[(i - 1 + 2 * (j - 1)) %% length(spellings) + 1]]
       test_that(sprintf("%s() runs kerasexport's method: %s to %s, predicts as keras3", spelling, name, format), {
-        skip_unless_keras3()
+        skip_if_no_keras()
         model <- build_keras3_model(name)
         path <- file.path(withr::local_tempdir(), "exported", "model")
         expect_kerasexport_export(model |> spelled(spelling)(path, format = format))
@@ -128,7 +124,7 @@ for (j in seq_along(formats)) {
 }
 
 test_that("print() of an artifact from a keras3 model reaches standard output", {
-  skip_unless_keras3()
+  skip_if_no_keras()
   path <- withr::local_tempfile()
   suppressMessages(build_keras3_model("two_inputs") |> export_savedmodel(path, format = native_format()))
   output <- capture.output(print(load_artifact(path)))
@@ -145,7 +141,7 @@ test_that("print() of an artifact from a keras3 model reaches standard output", 
 # between backends.
 
 test_that("in the other load order too, every spelling runs kerasexport's method, and loading says so", {
-  skip_unless_keras3()
+  skip_if_no_keras()
   other <- if (load_order() == "keras3-first") "kerasexport-first" else "keras3-first"
   result <- callr::r(
     function(order, spellings) {
@@ -184,7 +180,7 @@ test_that("in the other load order too, every spelling runs kerasexport's method
 # (a KerasTensor's batch is always dynamic, as in Keras's own export).
 
 test_that("input_signature takes keras3's shape(), keras_input() and tf$TensorSpec", {
-  skip_unless_keras3()
+  skip_if_no_keras()
   model <- build_keras3_model("sequential")
   signatures <- list(
     list(shape(NA, 8)),
@@ -205,7 +201,7 @@ test_that("input_signature takes keras3's shape(), keras_input() and tf$TensorSp
 })
 
 test_that("a named list of specs for a list-input model (expected from issue #16)", {
-  skip_unless_keras3()
+  skip_if_no_keras()
   model <- build_keras3_model("two_inputs")
   path <- withr::local_tempfile()
   exported <- tryCatch(
@@ -224,7 +220,7 @@ test_that("a named list of specs for a list-input model (expected from issue #16
 # `input_data` is ours (the page leaves it to the reader).
 
 test_that("keras3's SavedModel example runs as written", {
-  skip_unless_keras3()
+  skip_if_no_keras()
   withr::local_dir(withr::local_tempdir())
   if (!"package:tensorflow" %in% search()) withr::defer(detach("package:tensorflow"))
   model <- build_keras3_model("sequential")
@@ -243,7 +239,7 @@ test_that("keras3's SavedModel example runs as written", {
 })
 
 test_that("keras3's ONNX example runs as written", {
-  skip_unless_keras3()
+  skip_if_no_keras()
   withr::local_dir(withr::local_tempdir())
   model <- build_keras3_model("sequential")
   x <- keras3_models$sequential$data(4)
