@@ -18,13 +18,11 @@
 #'   `kerasexport_archive`. `is_archive()`: `TRUE` or `FALSE`.
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(
-#'   keras$Input(shape = list(3L)),
-#'   keras$layers$Dropout(0.5),
-#'   keras$layers$Dense(2L)
-#' ))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |>
+#'   layer_dropout(0.5) |>
+#'   layer_dense(2)
 #' archive <- export_archive() |>
 #'   track(model) |>
 #'   add_endpoint("call_inference", model$call, input_spec(c(NA, 3))) |>
@@ -85,9 +83,9 @@ check_archive <- function(x, arg = caller_arg(x), call = caller_env()) {
 #' See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #' export_archive() |> track(model)
 track <- function(archive, resource) {
   check_archive(archive)
@@ -156,9 +154,9 @@ is_trackable <- function(x) {
 #' endpoints. See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #'
 #' # A model's call method, with an explicit signature
 #' export_archive() |> add_endpoint("serve", model$call, input_spec(c(NA, 3)))
@@ -384,9 +382,9 @@ python_keywords <- c(
 #' or `archive` not an archive. See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #' export_archive() |>
 #'   add_endpoint("serve", model) |>
 #'   add_variable_collection("weights", model$weights)
@@ -447,9 +445,9 @@ add_variable_collection <- function(archive, name, variables) {
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #' path <- file.path(tempdir(), "served")
 #' export_archive() |>
 #'   add_endpoint("serve", model$call, input_spec(c(NA, 3))) |>
@@ -546,28 +544,34 @@ is_r_function <- function(fn) {
 
 #' @export
 print.kerasexport_archive <- function(x, ...) {
-  cli::cli_text("<kerasexport_archive>")
-  resources <- vapply(x$resources, describe_python, character(1))
-  cli::cli_bullets(c("*" = if (length(resources)) "Tracked: {resources}" else "Tracked: nothing"))
-  if (length(x$endpoints) == 0) {
-    cli::cli_bullets(c("*" = "Endpoints: none yet; add one with {.fn add_endpoint}"))
-  } else {
-    default <- if ("serving_default" %in% names(x$endpoints)) "serving_default" else names(x$endpoints)[[1]]
-    cli::cli_bullets(c("*" = "Endpoints ({.val {default}} answers as serving_default):"))
-    lines <- vapply(x$endpoints, function(endpoint) {
-      paste0(
-        endpoint$name, ": ", describe_fn(endpoint$fn),
-        ", input ", describe_signature(endpoint$input_signature),
-        if (!is.null(endpoint$options$reference)) paste0(", verified against ", describe_python(endpoint$options$reference))
-      )
-    }, character(1))
-    cli::cli_bullets(stats::setNames(escape_braces(lines), rep(" ", length(lines))))
-  }
-  collections <- vapply(names(x$variable_collections), function(name) {
-    paste0(name, " (", length(x$variable_collections[[name]]), ")")
-  }, character(1))
-  cli::cli_bullets(c("*" = if (length(collections)) "Variable collections: {collections}" else "Variable collections: none"))
+  cat(format_archive(x), sep = "\n")
   invisible(x)
+}
+
+format_archive <- function(x) {
+  cli::cli_format_method({
+    cli::cli_text("<kerasexport_archive>")
+    resources <- vapply(x$resources, describe_python, character(1))
+    cli::cli_bullets(c("*" = if (length(resources)) "Tracked: {resources}" else "Tracked: nothing"))
+    if (length(x$endpoints) == 0) {
+      cli::cli_bullets(c("*" = "Endpoints: none yet; add one with {.fn add_endpoint}"))
+    } else {
+      default <- if ("serving_default" %in% names(x$endpoints)) "serving_default" else names(x$endpoints)[[1]]
+      cli::cli_bullets(c("*" = "Endpoints ({.val {default}} answers as serving_default):"))
+      lines <- vapply(x$endpoints, function(endpoint) {
+        paste0(
+          endpoint$name, ": ", describe_fn(endpoint$fn),
+          ", input ", describe_signature(endpoint$input_signature),
+          if (!is.null(endpoint$options$reference)) paste0(", verified against ", describe_python(endpoint$options$reference))
+        )
+      }, character(1))
+      cli::cli_bullets(stats::setNames(escape_braces(lines), rep(" ", length(lines))))
+    }
+    collections <- vapply(names(x$variable_collections), function(name) {
+      paste0(name, " (", length(x$variable_collections[[name]]), ")")
+    }, character(1))
+    cli::cli_bullets(c("*" = if (length(collections)) "Variable collections: {collections}" else "Variable collections: none"))
+  })
 }
 
 # Literal text for cli: `{` and `}` doubled so they are not interpolated.

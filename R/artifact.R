@@ -39,9 +39,9 @@
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family loading
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 4) |> layer_dense(2)
 #' path <- file.path(tempdir(), "model.onnx")
 #' model |> export_savedmodel(path, format = "onnx", overwrite = TRUE)
 #'
@@ -135,31 +135,39 @@ artifact_is_live <- function(x) {
 
 #' @export
 print.kerasexport_artifact <- function(x, ...) {
-  cli::cli_text("{.cls kerasexport_artifact}")
-  cli::cli_bullets(c(
-    "*" = "Format: {x$format}",
-    "*" = "Path: {.path {x$path}}",
-    "*" = "Size: {format_bytes(x$size)}"
-  ))
-  if (!artifact_is_live(x)) {
-    cli::cli_bullets(c("!" = "Loaded in an earlier R session: run {.code load_artifact()} again to predict."))
-  }
-  for (endpoint in x$endpoints) {
-    marks <- c(
-      if (!is.null(endpoint$same_as)) "same as {.val {endpoint$same_as}}",
-      if (endpoint$serving_default) "serving default",
-      if (identical(endpoint$name, x$default_endpoint)) "used by {.fn predict}"
-    )
-    mark <- if (length(marks)) paste0(" (", paste(marks, collapse = ", "), ")") else ""
-    cli::cli_text(paste0("Endpoint {.val {endpoint$name}}", mark, ":"))
-    lines <- c(
-      vapply(endpoint$inputs, tensor_line, "", role = "Input"),
-      vapply(endpoint$outputs, tensor_line, "", role = "Output")
-    )
-    names(lines) <- rep(" ", length(lines))
-    cli::cli_bullets(lines)
-  }
+  cat(format_artifact(x), sep = "\n")
   invisible(x)
+}
+
+# The lines print() writes: formatted by cli, written with cat() (cli's own
+# functions write messages, which capture.output() and sink() miss).
+format_artifact <- function(x) {
+  cli::cli_format_method({
+    cli::cli_text("{.cls kerasexport_artifact}")
+    cli::cli_bullets(c(
+      "*" = "Format: {x$format}",
+      "*" = "Path: {.path {x$path}}",
+      "*" = "Size: {format_bytes(x$size)}"
+    ))
+    if (!artifact_is_live(x)) {
+      cli::cli_bullets(c("!" = "Loaded in an earlier R session: run {.code load_artifact()} again to predict."))
+    }
+    for (endpoint in x$endpoints) {
+      marks <- c(
+        if (!is.null(endpoint$same_as)) "same as {.val {endpoint$same_as}}",
+        if (endpoint$serving_default) "serving default",
+        if (identical(endpoint$name, x$default_endpoint)) "used by {.fn predict}"
+      )
+      mark <- if (length(marks)) paste0(" (", paste(marks, collapse = ", "), ")") else ""
+      cli::cli_text(paste0("Endpoint {.val {endpoint$name}}", mark, ":"))
+      lines <- c(
+        vapply(endpoint$inputs, tensor_line, "", role = "Input"),
+        vapply(endpoint$outputs, tensor_line, "", role = "Output")
+      )
+      names(lines) <- rep(" ", length(lines))
+      cli::cli_bullets(lines)
+    }
+  })
 }
 
 tensor_line <- function(t, role) {
@@ -217,11 +225,11 @@ format_bytes <- function(size) {
 #' session) and `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family loading
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' a <- keras$Input(shape = list(4L), name = "a")
-#' b <- keras$Input(shape = list(2L), name = "b")
-#' model <- keras$Model(list(a, b), keras$layers$Dense(1L)(keras$layers$Concatenate()(list(a, b))))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' a <- keras_input(shape = 4, name = "a")
+#' b <- keras_input(shape = 2, name = "b")
+#' model <- keras_model(list(a, b), layer_concatenate(list(a, b)) |> layer_dense(1))
 #' path <- file.path(tempdir(), "two-inputs.onnx")
 #' model |> export_savedmodel(path, format = "onnx", overwrite = TRUE)
 #' artifact <- load_artifact(path)

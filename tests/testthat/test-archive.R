@@ -106,6 +106,12 @@ test_that("print() shows endpoints, signatures and the serving_default", {
   expect_snapshot(print(export_archive()))
 })
 
+test_that("print() of an archive writes to standard output", {
+  expect_silent(output <- capture.output(print(export_archive())))
+  expect_identical(output[[1]], "<kerasexport_archive>")
+  expect_match(output, "Endpoints: none yet", all = FALSE)
+})
+
 # Keras's examples, written and reloaded ----
 
 np <- function() reticulate::import("numpy", convert = FALSE)

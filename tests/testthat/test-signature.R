@@ -34,6 +34,11 @@ test_that("input_spec() prints its shape, dtype and name", {
   expect_snapshot(print(input_spec(c(NA, 20), dtype = "int32", name = "tokens")))
 })
 
+test_that("input_spec() prints to standard output", {
+  expect_silent(output <- capture.output(print(input_spec(c(NA, 4)))))
+  expect_identical(output, "<input_spec> shape (NA, 4), dtype float32")
+})
+
 # conversion to Python, checked on the Python side ----
 
 py_spec_of <- function(x) {
