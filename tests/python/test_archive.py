@@ -287,7 +287,8 @@ def test_load_lists_every_endpoint_and_predict_calls_each(tmp_path, dropout_mode
 
 @needs_archive
 def test_a_model_itself_is_an_endpoint_with_an_inferred_signature(tmp_path, three_features):
-    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("serve", three_features)
     report = archive.write_out(str(tmp_path / "model"))
     assert list(report.verified) == ["serve"]
     loaded = reload(str(tmp_path / "model"))  # keep a reference: it owns the variables
@@ -308,7 +309,9 @@ def test_a_wrong_reference_fails_verification_and_writes_nothing(tmp_path, dropo
 @needs_archive
 def test_a_failed_overwrite_keeps_the_old_artifact(tmp_path, dropout_model, three_features):
     target = tmp_path / "model"
-    kerasexport.ExportArchive().add_endpoint("serve", three_features).write_out(str(target))
+    first = kerasexport.ExportArchive()
+    first.add_endpoint("serve", three_features)
+    first.write_out(str(target))
     before = sorted(os.listdir(target))
     saved = (target / "saved_model.pb").read_bytes()
     archive = kerasexport.ExportArchive()
@@ -336,7 +339,8 @@ def test_an_endpoint_named_serving_default_keeps_its_name(tmp_path, three_featur
 
 @needs_archive
 def test_write_out_twice_from_one_archive(tmp_path, three_features):
-    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("serve", three_features)
     archive.write_out(str(tmp_path / "a"))
     archive.write_out(str(tmp_path / "b"))
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
@@ -347,8 +351,9 @@ def test_write_out_twice_from_one_archive(tmp_path, three_features):
 
 @needs_archive
 def test_a_repeated_endpoint_name_is_an_endpoint_error(tmp_path, three_features):
-    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
-    with pytest.raises(errors.EndpointError, match=r"Endpoint 'serve' is already defined. Endpoints so far: \['serve'\]"):
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("serve", three_features)
+    with pytest.raises(errors.EndpointError, match=r"Endpoint 'serve' is already defined \(the name is already taken\). Endpoints so far: \['serve'\]"):
         archive.add_endpoint("serve", three_features.call, [spec(None, 3)])
     assert archive.endpoints == ["serve"]
     assert os.listdir(tmp_path) == []
@@ -418,7 +423,8 @@ def test_names_that_cannot_be_attributes_are_endpoint_errors(three_features, nam
 
 @needs_archive
 def test_a_collection_cannot_reuse_an_endpoint_name(three_features):
-    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("serve", three_features)
     with pytest.raises(errors.EndpointError, match="already defined"):
         archive.add_variable_collection("serve", three_features.weights)
     with pytest.raises(errors.ArgumentError, match="must hold only Keras or TensorFlow variables; it also holds: int"):

@@ -19,6 +19,7 @@ import sys
 
 from kerasexport import custom_code
 from kerasexport import errors
+from kerasexport import functional_copy
 from kerasexport import routes
 from kerasexport import signature as signature_lib
 from kerasexport import worker_pool
@@ -55,18 +56,12 @@ def write(model, path, format, signature, verbose, options, backend="tensorflow"
 
     source = keras.backend.backend()
     paths = worker_path()
-    package = custom_code.pack(model, backend, source, paths)
     pool = worker_pool.pool()
-    pool.start(backend, package.stamps)  # imports its backend while we save
+    pool.start(backend)  # imports its backend while this process saves the model
     work_dir = os.path.dirname(path)
     model_file = os.path.join(work_dir, _MODEL_FILE)
-    try:
-        model.save(model_file)
-    except Exception as exc:
-        raise errors.RouteError(
-            f"The model could not be saved to a .keras file ({routes.describe(exc)}), "
-            f"so it can't take the cross-backend route. {_FIX}"
-        ) from exc
+    model = _save(model, model_file, signature)
+    package = custom_code.pack(model, backend, source, paths)
     request = {
         "model": model_file, "output": path, "format": format,
         "signature": signature_lib.to_json(signature), "options": options,
@@ -77,18 +72,51 @@ def write(model, path, format, signature, verbose, options, backend="tensorflow"
         request["payload"] = os.path.join(work_dir, _PAYLOAD_FILE)
         with open(request["payload"], "wb") as f:
             f.write(package.payload)
-    result, output = run_request(pool, backend, request, work_dir, package.stamps, lambda: _clear(path))
+    result, output = run_request(pool, backend, request, work_dir, package.stamps, lambda: clear(path))
     if verbose:
         sys.stderr.write(output)
     if result.get("ok"):
         return
-    raise errors.RouteError(_failure_message(result, output, backend, source, package))
+    raise errors.RouteError(failure_message(result, output, backend, source, package))
+
+
+def _save(model, model_file, signature):
+    """Save `model` to `model_file`; the model actually saved.
+
+    A subclassed model Keras cannot save (constructor arguments that fit no
+    config, and no `get_config()`) is saved as a Functional model traced
+    from its `call()` (see `functional_copy`).
+    """
+    try:
+        model.save(model_file)
+        return model
+    except Exception as exc:
+        failure = exc
+    tried = ""
+    if _is_subclassed(model):
+        try:
+            copy = functional_copy.functional_copy(model, signature)
+            copy.save(model_file)
+            return copy
+        except Exception as exc:  # noqa: BLE001 - reported with the first failure
+            tried = f" Tracing it into a Functional model failed too: {routes.describe(exc)}"
+    raise errors.RouteError(
+        f"The model could not be saved to a .keras file ({routes.describe(failure)}), "
+        f"so it can't take the cross-backend route. {_FIX}{tried}"
+    ) from failure
+
+
+def _is_subclassed(model):
+    import keras
+    from keras.src.models.functional import Functional
+
+    return not isinstance(model, (Functional, keras.Sequential))
 
 
 def run_request(pool, backend, request, work_dir, stamps, before_retry):
     """Hand `request` to `backend`'s worker; its result and its output.
 
-    The request's files (the request, the `.keras` model, the payload, the
+    The request's files (the request, the `.keras` models, the payload, the
     log) are removed afterwards, so only the artifact is left in `work_dir`.
 
     Returns:
@@ -102,7 +130,8 @@ def run_request(pool, backend, request, work_dir, stamps, before_retry):
         result = pool.run(backend, request_file, log_file, stamps, before_retry)
         output = _read(log_file)
     finally:
-        for name in (request_file, log_file, request["model"], request.get("payload")):
+        leftovers = [request_file, log_file, request.get("model"), request.get("payload")]
+        for name in leftovers + list(request.get("models", ())):
             if name and os.path.lexists(name):
                 os.remove(name)
     return result, output
@@ -116,7 +145,8 @@ def _read(path):
         return ""
 
 
-def _clear(path):
+def clear(path):
+    """Remove what a failed attempt left at the staging `path`."""
     import shutil
 
     if os.path.isdir(path) and not os.path.islink(path):
@@ -125,7 +155,8 @@ def _clear(path):
         os.remove(path)
 
 
-def _failure_message(result, output, backend, source, package):
+def failure_message(result, output, backend, source, package):
+    """What the worker's failed `result` means, and what to do, in words."""
     stage = result.get("stage")
     foreign = result.get("foreign_call")
     if foreign:

@@ -43,7 +43,8 @@ class Package:
     Attributes:
         imports: sorted module names to import (registered, importable code).
         payload: cloudpickle bytes of ``{"objects": {name: obj}, "lambdas":
-            {index: (layer name, {attribute: function})}}``, or `None`.
+            [{index: (layer name, {attribute: function})}, ...]}`` (one
+            dict per model), or `None`.
         by_value: dotted names of what the payload carries by value.
         stamps: module name -> file stamp, for each module the worker will
             import (to replace a worker holding an older copy).
@@ -55,17 +56,17 @@ class Package:
     stamps: dict
 
 
-def pack(model, backend, source_backend, worker_path):
-    """Find the model's custom code and pack it for the worker.
+def pack(models, backend, source_backend, worker_path):
+    """Find the custom code of `models` and pack it for the worker.
 
     Args:
-        model: a `keras.Model`.
+        models: a `keras.Model` or layer, or a list of them (an archive's).
         backend: `str`, the worker's backend (for messages).
-        source_backend: `str`, the model's backend (for messages).
+        source_backend: `str`, the models' backend (for messages).
         worker_path: list of directories on the worker's ``sys.path``.
 
     Returns:
-        A `Package`.
+        A `Package`; its payload's ``"lambdas"`` has one dict per model.
 
     Raises:
         RouteError: for code written in R, a saved name that names nothing
@@ -73,34 +74,36 @@ def pack(model, backend, source_backend, worker_path):
     """
     import keras
 
-    try:
-        config = keras.saving.serialize_keras_object(model)
-    except Exception:
-        config = {}  # `cross_backend.write()` reports the failure to save.
-    live = _live_objects(model)
+    models = models if isinstance(models, (list, tuple)) else [models]
     imports, shipped, stamps = set(), {}, {}
-    for key, kind, layer_name in _saved_custom_names(config):
-        obj = live.get(key) or keras.saving.get_registered_object(key)
-        if obj is None:
-            raise errors.RouteError(
-                f"The model's layer {layer_name!r} uses the {kind} {key!r}, which "
-                "this process cannot find by that name (it is saved under it), "
-                "so the worker process that reloads the model could not either; "
-                f"the model can't take the cross-backend route. {_FIX}"
-            )
-        _refuse_r_code(obj, kind, layer_name, source_backend)
-        if _importable(obj, worker_path):
-            stamps[obj.__module__] = _stamp(obj.__module__)
-            if keras.saving.get_registered_object(key) is obj:
-                imports.add(obj.__module__)
-                continue
-        shipped[key] = obj
-    lambdas = _python_lambdas(model, source_backend)
+    for model in models:
+        try:
+            config = keras.saving.serialize_keras_object(model)
+        except Exception:
+            config = {}  # the caller reports the failure to save.
+        live = _live_objects(model)
+        for key, kind, layer_name in _saved_custom_names(config):
+            obj = live.get(key) or keras.saving.get_registered_object(key)
+            if obj is None:
+                raise errors.RouteError(
+                    f"The model's layer {layer_name!r} uses the {kind} {key!r}, which "
+                    "this process cannot find by that name (it is saved under it), "
+                    "so the worker process that reloads the model could not either; "
+                    f"the model can't take the cross-backend route. {_FIX}"
+                )
+            _refuse_r_code(obj, kind, layer_name, source_backend)
+            if _importable(obj, worker_path):
+                stamps[obj.__module__] = _stamp(obj.__module__)
+                if keras.saving.get_registered_object(key) is obj:
+                    imports.add(obj.__module__)
+                    continue
+            shipped[key] = obj
+    lambdas = [_python_lambdas(model, source_backend) for model in models]
     by_value = sorted(
         _dotted(obj) for obj in shipped.values() if not _importable(obj, worker_path)
     )
     payload = None
-    if shipped or lambdas:
+    if shipped or any(lambdas):
         payload = _pickle({"objects": shipped, "lambdas": lambdas}, shipped, worker_path, backend)
     return Package(sorted(imports), payload, by_value, stamps)
 
@@ -109,8 +112,8 @@ def _saved_custom_names(config, layer_name=None):
     """(name, "class" or "function", layer name) for each custom object a config names.
 
     A class is looked up by its registered name, a function by the name its
-    config holds. Keras finds its own objects; the compile config is skipped
-    (the worker loads with ``compile=False``).
+    config holds. Keras finds its own objects; the compile and build configs
+    are skipped (the worker loads with ``compile=False``).
     """
     if isinstance(config, dict):
         if config.get("class_name") == "__lambda__":
@@ -124,7 +127,10 @@ def _saved_custom_names(config, layer_name=None):
                 yield inner, "function", layer_name
             return
         registered = config.get("registered_name")
-        if isinstance(registered, str) and "class_name" in config and module.split(".")[0] != "keras":
+        if isinstance(registered, str) and "class_name" in config:
+            # Keras saves its own classes without a registered name; any
+            # other class has one, whatever its module (a class defined in a
+            # test of Keras's own package included).
             yield registered, "class", layer_name
         for key, value in config.items():
             if key not in ("compile_config", "build_config"):
@@ -141,9 +147,11 @@ def _live_objects(model):
     found = {}
 
     def add(obj):
-        if getattr(obj, "__module__", None) is None or _is_keras(obj):
+        if getattr(obj, "__module__", None) is None:
             return
-        found.setdefault(keras.saving.get_registered_name(obj), obj)
+        key = keras.saving.get_registered_name(obj)
+        if key not in found or _in_keras(found[key]):  # a user's class named like Keras's wins
+            found[key] = obj
 
     for layer in model._flatten_layers(include_self=True):
         add(type(layer))
@@ -158,7 +166,7 @@ def _live_objects(model):
     return found
 
 
-def _is_keras(obj):
+def _in_keras(obj):
     return str(getattr(obj, "__module__", "")).split(".")[0] == "keras"
 
 
@@ -317,7 +325,7 @@ def _unpicklable(data, shipped):
             cloudpickle.dumps(obj)
         except Exception:
             return f" ({_dotted(obj)}, saved as {key!r})"
-    for _, (layer_name, functions) in data["lambdas"].items():
+    for layer_name, functions in (v for lambdas in data["lambdas"] for v in lambdas.values()):
         try:
             cloudpickle.dumps(functions)
         except Exception:

@@ -412,7 +412,8 @@ def to_json(signature):
     """A normalized signature as JSON-ready data (for the worker process).
 
     Leaves become ``{"spec": {"shape", "dtype", "name"}}``, lists
-    ``{"list": [...]}`` and dicts ``{"dict": {...}}``, so nesting survives.
+    ``{"list": [...]}``, tuples ``{"tuple": [...]}`` and dicts
+    ``{"dict": {...}}``, so nesting (and a tuple input) survives.
     """
     import keras
 
@@ -422,7 +423,9 @@ def to_json(signature):
         }}
     if isinstance(signature, dict):
         return {"dict": {str(k): to_json(v) for k, v in signature.items()}}
-    if isinstance(signature, (list, tuple)):
+    if isinstance(signature, tuple):  # a model taking a tuple gets one
+        return {"tuple": [to_json(v) for v in signature]}
+    if isinstance(signature, list):
         return {"list": [to_json(v) for v in signature]}
     raise errors.SignatureError(
         f"Cannot pass {signature!r} to the worker process: expected a "
@@ -437,4 +440,6 @@ def from_json(data):
         return spec(leaf["shape"], leaf["dtype"], leaf["name"])
     if "dict" in data:
         return {k: from_json(v) for k, v in data["dict"].items()}
+    if "tuple" in data:
+        return tuple(from_json(v) for v in data["tuple"])
     return [from_json(v) for v in data["list"]]

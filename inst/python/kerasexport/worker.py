@@ -39,19 +39,21 @@ _PARENT_POLL_SECONDS = 1.0
 
 
 def run(request):
-    """Load the model named in `request` and export it; returns a result dict.
+    """Carry out `request`: export a model, or build an archive.
 
     Args:
-        request: `dict` with keys `model`, `output`, `format`, `signature`,
-            `options`, `verbose`, `imports`, `weights` (how many weights the
-            original model has; a reloaded model with fewer is refused), and
-            optionally `payload`, `sys_path` and `source_backend`.
+        request: `dict` with keys `output`, `verbose`, `imports`, and
+            optionally `payload`, `sys_path` and `source_backend`; then
+            either `model`, `format`, `signature`, `options` and `weights`
+            (how many weights the original model has; a reloaded model with
+            fewer is refused), or ``"kind": "archive"`` with `models`,
+            `weights` (one count each), `endpoints` and `collections` (see
+            `archive_cross`).
 
     Returns:
         `dict`: `{"ok": True}` or `{"ok": False, "stage": str, "error": str}`.
     """
     stage = "import"
-    shipped = None
     try:
         for path in request.get("sys_path", []):
             if path not in sys.path:
@@ -60,22 +62,17 @@ def run(request):
             importlib.import_module(module)
         shipped = _unpickle(request.get("payload"))
         stage = "load"
-        import keras
-
-        from kerasexport import formats
-        from kerasexport import signature as signature_lib
-
-        with warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")
-            model = keras.saving.load_model(
-                request["model"], custom_objects=shipped["objects"], compile=False, safe_mode=False
-            )
-        _restore_lambdas(model, shipped["lambdas"])
-        _check_weights(model, request.get("weights"), seen)
-        stage = "export"
-        specs = signature_lib.from_json(request["signature"])
-        fmt = formats.get(request["format"])
-        fmt.write(model, request["output"], specs, request.get("verbose"), **request.get("options", {}))
+        if request.get("kind") == "archive":
+            models = [
+                _load(path, shipped, i, weights)
+                for i, (path, weights) in enumerate(zip(request["models"], request["weights"]))
+            ]
+            stage = "export"
+            _write_archive(models, request)
+        else:
+            model = _load(request["model"], shipped, 0, request.get("weights"))
+            stage = "export"
+            _export(model, request)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         from kerasexport import foreign
         from kerasexport import routes
@@ -89,14 +86,51 @@ def run(request):
     return {"ok": True}
 
 
-def _unpickle(path):
-    """The custom code sent by value: `{"objects": {...}, "lambdas": {...}}`."""
-    if not path:
-        return {"objects": {}, "lambdas": {}}
-    import cloudpickle
+def _load(path, shipped, index, weights):
+    """Load one `.keras` file with the shipped custom objects and lambdas."""
+    import keras
 
-    with open(path, "rb") as f:
-        return cloudpickle.load(f)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        model = keras.saving.load_model(
+            path, custom_objects=shipped["objects"], compile=False, safe_mode=False
+        )
+    lambdas = shipped["lambdas"]
+    _restore_lambdas(model, lambdas[index] if index < len(lambdas) else {})
+    _check_weights(model, weights, seen)
+    return model
+
+
+def _export(model, request):
+    from kerasexport import formats
+    from kerasexport import signature as signature_lib
+
+    specs = signature_lib.from_json(request["signature"])
+    fmt = formats.get(request["format"])
+    fmt.write(model, request["output"], specs, request.get("verbose"), **request.get("options", {}))
+
+
+def _write_archive(models, request):
+    """Build the archive the request describes from `models`, and write it."""
+    import functools
+
+    from kerasexport import archive as archive_lib
+    from kerasexport import signature as signature_lib
+
+    archive = archive_lib.ExportArchive()
+    for model in models:
+        archive.track(model)
+    for endpoint in request["endpoints"]:
+        owner = models[endpoint["model"]]
+        fn = owner if endpoint["method"] == "object" else getattr(owner, endpoint["method"])
+        if endpoint["training"] is not None:
+            fn = functools.partial(fn, training=endpoint["training"])
+        archive.add_endpoint(endpoint["name"], fn, signature_lib.from_json(endpoint["signature"]))
+    for collection in request["collections"]:
+        archive.add_variable_collection(
+            collection["name"], [models[i].variables[j] for i, j in collection["variables"]]
+        )
+    archive.write_unchecked(request["output"], verbose=request.get("verbose"))
 
 
 def _restore_lambdas(model, lambdas):
