@@ -191,7 +191,9 @@ class ExportArchive:
         self._keras = None if backend == "torch" else keras.export.ExportArchive()
         self._tracked = []
         self._endpoints = {}
-        self._collections = {}
+        self._collections = {}  # as Keras's archive holds them (tf.Variables on JAX)
+        self._collection_sources = {}  # as given
+        self._rebuild_before_writing = False
 
     # Keras's properties ------------------------------------------------------
 
@@ -289,6 +291,9 @@ class ExportArchive:
             self._tracked.append(resource)
             if self._keras is not None:
                 self._keras.track(resource)
+                # On JAX an endpoint binds the variables tracked when it was
+                # added; one tracked later breaks it when it is saved.
+                self._rebuild_before_writing |= self._backend == "jax" and bool(self._endpoints)
         return self
 
     def add_endpoint(self, name, fn, input_signature=None, *, reference=None, **kwargs):
@@ -421,6 +426,7 @@ class ExportArchive:
                 f"`variables` of collection {name!r} must hold only Keras or "
                 f"TensorFlow variables; it also holds: {', '.join(wrong)}."
             )
+        self._collection_sources[name] = variables
         if self._keras is not None:
             self._keras.add_variable_collection(name, variables)
             variables = getattr(self._keras._tf_trackable, name)
@@ -476,6 +482,8 @@ class ExportArchive:
                 "leave it unset."
             )
         with quiet.quiet(verbose), scrub.source_paths_hidden(self._backend):
+            if self._rebuild_before_writing:
+                self._rebuild()
             with atomic.staged(target) as stage:
                 if self._keras is not None:
                     self._keras.write_out(stage.path, options=options, verbose=bool(verbose))
@@ -524,6 +532,24 @@ class ExportArchive:
                     f"input signature: {type(exc).__name__}: {exc}"
                 ) from exc
         return function
+
+    def _rebuild(self):
+        """A fresh Keras archive: everything tracked first, then the endpoints.
+
+        Functions returned by earlier `add_endpoint()` calls keep working
+        for their callers; the archive's attributes name the new ones.
+        """
+        import keras
+
+        self._keras = keras.export.ExportArchive()
+        for resource in self._tracked:
+            self._keras.track(resource)
+        for endpoint in self._endpoints.values():
+            endpoint.function = self._add_to_keras(endpoint)
+        for name, variables in self._collection_sources.items():
+            self._keras.add_variable_collection(name, variables)
+            self._collections[name] = getattr(self._keras._tf_trackable, name)
+        self._rebuild_before_writing = False
 
     def _check_artifact(self, path, verify, rtol):
         """Reload the SavedModel; compare endpoints with a reference model."""

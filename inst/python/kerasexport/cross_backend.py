@@ -173,8 +173,10 @@ def failure_message(result, output, backend, source, package):
     message = f"The cross-backend route failed: the worker process {what}. Worker's last error: {last}"
     if last.startswith("WeightsLost: "):
         message += " The model can't take the cross-backend route."
-    elif stage in ("import", "load"):
+    elif stage == "load":
         message += f" The model can't take the cross-backend route. {_FIX}"
+    elif stage == "import":
+        message += " The model can't take the cross-backend route."
     if package.by_value:
         message += f" (Sent by value: {', '.join(package.by_value)}.)"
     return message + " Pass `verbose=True` to see the worker's full output."

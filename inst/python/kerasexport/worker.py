@@ -133,6 +133,16 @@ def _write_archive(models, request):
     archive.write_unchecked(request["output"], verbose=request.get("verbose"))
 
 
+def _unpickle(path):
+    """The custom code sent by value: `{"objects": {...}, "lambdas": [...]}`."""
+    if not path:
+        return {"objects": {}, "lambdas": []}
+    import cloudpickle
+
+    with open(path, "rb") as f:
+        return cloudpickle.load(f)
+
+
 def _restore_lambdas(model, lambdas):
     """Put the original Python lambdas back into the reloaded Lambda layers.
 
