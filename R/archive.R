@@ -187,6 +187,15 @@ add_endpoint <- function(archive, name, fn, input_signature = NULL, ...) {
     check_signature(input_signature)
   }
   options <- check_endpoint_options(list(...))
+  if (!is.null(options$training) && !is_model_call(fn)) {
+    abort_kerasexport(
+      "option",
+      c(
+        "{.arg training} applies to a Keras model or layer, or its {.code call} method; {.arg fn} is {describe_fn(fn)}.",
+        i = "Write the mode into the function instead, e.g. {.code \\(x) model(x, training = TRUE)}."
+      )
+    )
+  }
   if (is.null(options$reference)) {
     # With a reference, Python first fits the signature to that model.
     check_endpoint_arity(fn, input_signature, name)

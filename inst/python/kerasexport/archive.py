@@ -670,9 +670,11 @@ def _model_behind(fn):
 def _describe_fn(fn):
     if _is_tf_function(fn):
         return "a tf.function"
-    name = getattr(fn, "__qualname__", None) or type(fn).__name__
-    if str(getattr(fn, "__module__", "")).startswith("rpytools"):
+    from kerasexport import custom_code
+
+    if custom_code.is_r_function(fn):
         return "an R function"
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
     return f"the function {name}"
 
 

@@ -210,6 +210,12 @@ def _is_r_function(value):
     return str(getattr(value, "__module__", "")).startswith("rpytools")
 
 
+def is_r_function(value):
+    """An R function reticulate passed to Python, or a Python wrapper calling one."""
+    cells = getattr(value, "__closure__", None) or ()
+    return _is_r_function(value) or any(_is_r_function(_cell(c)) for c in cells)
+
+
 def _is_r_class(cls):
     """A keras3 class with R methods: made in an R environment, or wrapping R functions."""
     if str(getattr(cls, "__module__", "")).startswith("<r-"):

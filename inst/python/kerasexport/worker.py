@@ -51,9 +51,11 @@ def run(request):
             `archive_cross`).
 
     Returns:
-        `dict`: `{"ok": True}` or `{"ok": False, "stage": str, "error": str}`.
+        `dict`: `{"ok": True, "seconds": {stage: seconds}}` or
+        `{"ok": False, "stage": str, "error": str}`.
     """
     stage = "import"
+    clock = _Clock()
     try:
         for path in request.get("sys_path", []):
             if path not in sys.path:
@@ -61,18 +63,19 @@ def run(request):
         for module in request.get("imports", []):
             importlib.import_module(module)
         shipped = _unpickle(request.get("payload"))
-        stage = "load"
+        stage = clock.lap("import", "load")
         if request.get("kind") == "archive":
             models = [
                 _load(path, shipped, i, weights)
                 for i, (path, weights) in enumerate(zip(request["models"], request["weights"]))
             ]
-            stage = "export"
+            stage = clock.lap("load", "export")
             _write_archive(models, request)
         else:
             model = _load(request["model"], shipped, 0, request.get("weights"))
-            stage = "export"
+            stage = clock.lap("load", "export")
             _export(model, request)
+        clock.lap("export")
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         from kerasexport import foreign
         from kerasexport import routes
@@ -83,7 +86,21 @@ def run(request):
         if found:
             result["foreign_call"] = found
         return result
-    return {"ok": True}
+    return {"ok": True, "seconds": clock.laps}
+
+
+class _Clock:
+    """Seconds per stage of a request, for the parent (and the benchmark)."""
+
+    def __init__(self):
+        self.laps = {}
+        self._started = time.perf_counter()
+
+    def lap(self, stage, next_stage=None):
+        now = time.perf_counter()
+        self.laps[stage] = round(now - self._started, 4)
+        self._started = now
+        return next_stage
 
 
 def _load(path, shipped, index, weights):
@@ -224,12 +241,9 @@ def _forget():
     Run after answering, while the parent verifies: it takes as long as a
     small model's export.
     """
-    import gc
-
     import keras
 
-    keras.backend.clear_session()
-    gc.collect()
+    keras.backend.clear_session()  # collects garbage too
 
 
 def _watch_parent(parent):
