@@ -46,25 +46,44 @@ def pytest_configure(config):
             if _TORCH_XLA_SKIP not in str(mark.kwargs.get("reason", ""))
         ]
     if not config.getoption("--keras-raw"):
-        route_through_kerasexport()
+        route_through_kerasexport(tests)
 
 
-def route_through_kerasexport():
-    """Point Keras's SavedModel entry points at kerasexport."""
-    import keras.src.export as keras_export
+def export_saved_model(model, filepath, verbose=None, input_signature=None, **kwargs):
+    """Keras's `export_saved_model()`, done by kerasexport."""
+    import kerasexport
+
+    kerasexport.export(
+        model, filepath, format="tf_saved_model", verbose=verbose,
+        input_signature=input_signature, overwrite=True, **kwargs,
+    )
+
+
+def routed_saved_model():
+    """A copy of Keras's `saved_model` module whose entry points are kerasexport's."""
+    import types
+
     from keras.src.export import saved_model
 
     import kerasexport
 
-    def export_saved_model(model, filepath, verbose=None, input_signature=None, **kwargs):
-        kerasexport.export(
-            model, filepath, format="tf_saved_model", verbose=verbose,
-            input_signature=input_signature, overwrite=True, **kwargs,
-        )
+    routed = types.ModuleType(saved_model.__name__)
+    routed.__dict__.update(vars(saved_model))
+    routed.export_saved_model = export_saved_model
+    routed.ExportArchive = kerasexport.ExportArchive
+    return routed
 
-    saved_model.export_saved_model = export_saved_model
-    keras_export.export_saved_model = export_saved_model  # model.export()
-    saved_model.ExportArchive = kerasexport.ExportArchive
+
+def route_through_kerasexport(tests):
+    """Point the test module's SavedModel entry points at kerasexport.
+
+    Only the tests' own names change: kerasexport's native route calls
+    Keras's real `saved_model.export_saved_model`, which must stay Keras's.
+    """
+    import keras.src.export as keras_export
+
+    tests.saved_model = routed_saved_model()
+    keras_export.export_saved_model = export_saved_model  # model.export() imports it from here
 
 
 @pytest.hookimpl(trylast=True)

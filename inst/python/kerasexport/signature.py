@@ -367,9 +367,9 @@ def _infer(model):
 
     if not getattr(model, "built", False):
         raise errors.ModelError(
-            "The model has not been built, so its inputs are unknown. Call it "
-            "on data once, build it (`model.build(shape)`), or pass "
-            "`input_signature`."
+            "The model has not been built, so its inputs are unknown. It must "
+            "be built before export: call it on data once, build it "
+            "(`model.build(shape)`), or pass `input_signature`."
         )
     try:
         specs = export_utils.get_input_signature(model)
