@@ -34,7 +34,7 @@ SELECTION = {
         "ExportArchiveTest::test_jax_endpoint_registration_tf_function",
         "ExportArchiveTest::test_track_multiple_layers",
         "ExportArchiveTest::test_export_archive_errors",
-        "ExportSavedModelTest::test_jax_specific_kwargs_subclass_is_static_True_jax2tf_kwargs_None",
+        "ExportSavedModelTest::test_jax_specific_kwargs_subclass_true_none",
     ],
     "torch": [
         "ExportSavedModelTest::test_standard_model_export_subclass",

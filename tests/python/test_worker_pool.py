@@ -33,7 +33,13 @@ def mlp():
 
 
 @pytest.fixture
-def pool(monkeypatch):
+def pool():
+    """This process's pool: tests that replace its worker leave the new one warm."""
+    return worker_pool.pool()
+
+
+@pytest.fixture
+def own_pool(monkeypatch):
     """A pool of its own for the test, stopped afterwards."""
     fresh = worker_pool.Pool()
     monkeypatch.setattr(worker_pool, "_POOL", fresh)
@@ -110,13 +116,23 @@ def test_a_killed_worker_is_replaced_by_the_next_export(tmp_path, pool):
 
 @pytest.mark.parametrize("how", ["die", "hang"])
 def test_a_worker_dying_or_hanging_mid_export_is_replaced_and_the_export_retried(tmp_path, pool, monkeypatch, how):
-    monkeypatch.setenv("KERASEXPORT_WORKER_TIMEOUT_SECONDS", "20")
+    monkeypatch.setenv("KERASEXPORT_WORKER_TIMEOUT_SECONDS", "10")
+    kerasexport.export(mlp(), str(tmp_path / "warm"))
+    first = pool.worker(BACKEND).pid
     marker = tmp_path / "tried"
     target = tmp_path / "out" / "m"
-    report = kerasexport.export(flaky(marker, how), str(target))
-    assert marker.exists()  # the first worker met the layer, and died or hung
-    assert report.verified
-    assert sorted(os.listdir(tmp_path / "out")) == ["m"]
+    model = flaky(marker, how)
+    report = kerasexport.export(model, str(target))
+    assert marker.exists() and not alive(first)  # the first worker met the layer, and died or was ended
+    assert report.verified and pool.worker(BACKEND).pid != first
+    assert sorted(os.listdir(tmp_path / "out")) == ["m"]  # the retry started from a clean staging path
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(target))
+    x = np.linspace(-1, 1, 6, dtype="float32").reshape(2, 3)
+    np.testing.assert_allclose(
+        np.asarray(loaded.serve(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_a_worker_failing_twice_is_reported_and_nothing_is_written(tmp_path, pool):
@@ -160,33 +176,34 @@ def test_a_worker_holding_an_edited_module_is_replaced(tmp_path, pool, monkeypat
         sys.modules.pop("edited_blocks", None)
 
 
-def test_an_idle_worker_exits_on_its_own(tmp_path, pool, monkeypatch):
-    monkeypatch.setenv("KERASEXPORT_WORKER_IDLE_SECONDS", "2")
-    kerasexport.export(mlp(), str(tmp_path / "m"))
-    pid = pool.worker(BACKEND).pid
-    assert wait_gone(pid)
-    left = pool.worker(BACKEND)
-    assert left is None, (pid, left.pid, left._process.poll())
+def test_an_idle_worker_exits_on_its_own(own_pool, monkeypatch):
+    monkeypatch.setenv("KERASEXPORT_WORKER_IDLE_SECONDS", "1")
+    own_pool.start(BACKEND)
+    worker = own_pool.worker(BACKEND)
+    worker.wait_ready()
+    assert wait_gone(worker.pid)
+    assert own_pool.worker(BACKEND) is None
 
 
 PARENT = textwrap.dedent(
     """
     import sys, time
-    import keras, kerasexport
     from kerasexport import worker_pool
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    kerasexport.export(model, sys.argv[1], verify=False)
-    print(worker_pool.pool().worker("tensorflow").pid, flush=True)
-    if sys.argv[2] == "stay":
+    pool = worker_pool.pool()
+    pool.start("tensorflow")
+    worker = pool.worker("tensorflow")
+    worker.wait_ready()
+    print(worker.pid, flush=True)
+    if sys.argv[1] == "stay":
         time.sleep(600)
     """
 )
 
 
 @pytest.mark.parametrize("end", ["exit", "sigkill"])
-def test_the_worker_ends_with_its_parent(tmp_path, end):
+def test_the_worker_ends_with_its_parent(end):
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, str(tmp_path / "m"), "stay" if end == "sigkill" else "leave"],
+        [sys.executable, "-c", PARENT, "stay" if end == "sigkill" else "leave"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
@@ -200,17 +217,3 @@ def test_the_worker_ends_with_its_parent(tmp_path, end):
         if parent.poll() is None:
             parent.kill()
             parent.wait()
-    assert os.path.isdir(tmp_path / "m")
-
-
-def test_outputs_of_a_retried_export_match_the_model(tmp_path, pool):
-    # The retry starts from a clean staging path: the artifact is the model's.
-    model = flaky(tmp_path / "tried", "die")
-    x = np.linspace(-1, 1, 6, dtype="float32").reshape(2, 3)
-    kerasexport.export(model, str(tmp_path / "m"))
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(str(tmp_path / "m"))
-    np.testing.assert_allclose(
-        np.asarray(loaded.serve(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6
-    )
