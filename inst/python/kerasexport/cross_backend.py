@@ -56,8 +56,6 @@ def write(model, path, format, signature, verbose, options, backend="tensorflow"
 
     source = keras.backend.backend()
     paths = worker_path()
-    pool = worker_pool.pool()
-    pool.start(backend)  # imports its backend while this process saves the model
     work_dir = os.path.dirname(path)
     model_file = os.path.join(work_dir, _MODEL_FILE)
     model = _save(model, model_file, signature)
@@ -65,14 +63,10 @@ def write(model, path, format, signature, verbose, options, backend="tensorflow"
     request = {
         "model": model_file, "output": path, "format": format,
         "signature": signature_lib.to_json(signature), "options": options,
-        "verbose": bool(verbose), "imports": package.imports, "weights": len(model.weights),
+        "verbose": bool(verbose), "weights": len(model.weights),
         "sys_path": paths, "source_backend": source,
     }
-    if package.payload is not None:
-        request["payload"] = os.path.join(work_dir, _PAYLOAD_FILE)
-        with open(request["payload"], "wb") as f:
-            f.write(package.payload)
-    result, output = run_request(pool, backend, request, work_dir, package.stamps, lambda: clear(path))
+    result, output = run_request(backend, request, package, lambda: clear(path))
     if verbose:
         sys.stderr.write(output)
     if result.get("ok"):
@@ -113,21 +107,28 @@ def _is_subclassed(model):
     return not isinstance(model, (Functional, keras.Sequential))
 
 
-def run_request(pool, backend, request, work_dir, stamps, before_retry):
-    """Hand `request` to `backend`'s worker; its result and its output.
+def run_request(backend, request, package, before_retry):
+    """Hand `request` and `package` (the custom code) to `backend`'s warm worker.
 
-    The request's files (the request, the `.keras` models, the payload, the
-    log) are removed afterwards, so only the artifact is left in `work_dir`.
+    The request's files (the request, the payload, the log, and the
+    `.keras` files it names) are written beside its `output` and removed
+    afterwards, so only the artifact is left there.
 
     Returns:
         (result `dict`, the worker's output for this request as `str`).
     """
+    work_dir = os.path.dirname(request["output"])
+    request = dict(request, imports=package.imports)
+    if package.payload is not None:
+        request["payload"] = os.path.join(work_dir, _PAYLOAD_FILE)
+        with open(request["payload"], "wb") as f:
+            f.write(package.payload)
     request_file = os.path.join(work_dir, _REQUEST_FILE)
     log_file = os.path.join(work_dir, _LOG_FILE)
     with open(request_file, "w") as f:
         json.dump(request, f)
     try:
-        result = pool.run(backend, request_file, log_file, stamps, before_retry)
+        result = worker_pool.pool().run(backend, request_file, log_file, package.stamps, before_retry)
         output = _read(log_file)
     finally:
         leftovers = [request_file, log_file, request.get("model"), request.get("payload")]
