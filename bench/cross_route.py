@@ -70,8 +70,12 @@ def bench_one(model, format, runs, workdir):
         kerasexport.export(model, target, format=format, route=routes.NATIVE_NAME)
 
     has_native = routes.has_native(backend, format)
+    native_error = None
     if has_native:
-        native()  # untimed: first-time costs of the native exporter
+        try:
+            native()  # untimed: first-time costs of the native exporter
+        except Exception as exc:  # noqa: BLE001 - e.g. jax2onnx on MaxPool: reported
+            native_error, has_native = routes.describe(exc), False
     worker_pool.pool().stop()
     first = _timed(cross)
     warm, natives = [], []
@@ -84,6 +88,7 @@ def bench_one(model, format, runs, workdir):
         "first_s": first,
         "warm_s": statistics.median(warm), "warm_max_s": max(warm),
         "native_s": statistics.median(natives) if natives else None,
+        "native_error": native_error,
         "worker_backend": routes.cross_backend(backend, format),
     }
 
@@ -103,12 +108,17 @@ def markdown(rows):
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        native = f"{r['native_s']:.2f}" if r["native_s"] is not None else "—"
+        native = f"{r['native_s']:.2f}" if r["native_s"] is not None else (
+            "failed" if r.get("native_error") else "—")
         ratio = f"{r['warm_s'] / r['native_s']:.2f}×" if r["native_s"] else "—"
         lines.append(
             f"| {r['backend']} | {r['model']} | {r['format']} | {r['worker_backend']} | "
             f"{r['first_s']:.2f} | {r['warm_s']:.2f} ({r['warm_max_s']:.2f}) | {native} | {ratio} |"
         )
+    failed = [r for r in rows if r.get("native_error")]
+    lines += [""] + [
+        f"- native failed: {r['backend']} {r['model']} {r['format']}: {r['native_error'][:160]}" for r in failed
+    ]
     lines += ["", "Targets:"]
     mlp = [r for r in rows if r["model"] == "mlp"]
     met = [r for r in mlp if r["warm_max_s"] <= MLP_WARM_TARGET_S]
