@@ -55,7 +55,10 @@ def keras_tests(monkeypatch):
     tests = importlib.import_module("keras.src.export.saved_model_test")
     monkeypatch.setattr(tests, "saved_model", keras_export_suite.routed_saved_model())
     monkeypatch.setattr(keras_export, "export_saved_model", keras_export_suite.export_saved_model)
-    return tests
+    filtering = keras.config.is_traceback_filtering_enabled()
+    yield tests
+    if filtering:  # Keras's TestCase turns it off, for every later test of the session
+        keras.config.enable_traceback_filtering()
 
 
 @pytest.mark.parametrize("name", SELECTION[BACKEND])
