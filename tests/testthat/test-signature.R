@@ -122,6 +122,38 @@ test_that("an unnamed list describes positional inputs in order", {
   )
 })
 
+test_that("a named list for a model taking a list of named inputs matches them by name", {
+  skip_if_no_keras()
+  expect_identical(
+    received_signature(list_model(), list(b = c(NA, 5), a = c(NA, 3))),
+    list("(None, 3) float32", "(None, 5) float32")
+  )
+  expect_error(
+    export_savedmodel(list_model(), withr::local_tempfile(fileext = ".onnx"), format = "onnx",
+                      input_signature = list(b = c(NA, 5), z = c(NA, 3))),
+    "named \\['a', 'b'\\]",
+    class = "kerasexport_signature_error"
+  )
+})
+
+test_that("a list-input model exports with a named-list signature and matches the model", {
+  skip_if_no_keras()
+  model <- list_model()
+  target <- withr::local_tempfile(fileext = ".onnx")
+  suppressMessages(export_savedmodel(
+    model, target, format = "onnx", input_signature = list(b = c(NA, 5), a = input_spec(c(NA, 3)))
+  ))
+  artifact <- load_artifact(target)
+  a <- matrix(seq(-1, 1, length.out = 6), 2, 3)
+  b <- matrix(seq(1, -1, length.out = 10), 2, 5)
+  np <- reticulate::import("numpy", convert = FALSE)
+  keras <- reticulate::import("keras", convert = FALSE)
+  expected <- reticulate::py_to_r(keras$ops$convert_to_numpy(
+    model(list(np$asarray(a, dtype = "float32"), np$asarray(b, dtype = "float32")))
+  ))
+  expect_lt(relative_error(predict(artifact, list(a = a, b = b)), expected), 1e-5)
+})
+
 test_that("a named list describes dict inputs; int inputs stay int", {
   skip_if_no_keras()
   received <- received_signature(dict_model(), list(ids = c(NA, 6), features = c(NA, 4)))
