@@ -234,3 +234,18 @@ def test_code_cloudpickle_cannot_carry_is_named(tmp_path):
     with pytest.raises(errors.RouteError, match=r"custom code \(.*<locals>\.Locked, saved as 'Locked'\) could not be sent"):
         kerasexport.export(model, str(tmp_path / "m"))
     assert os.listdir(tmp_path) == []
+
+
+# Keras's own classes --------------------------------------------------------------
+
+
+def test_keras_operations_saved_with_a_name_are_left_to_keras():
+    # `x + 3.0` in a Functional model saves as the operation Add, under a
+    # registered name; shipped, it would also stand in for the layer Add.
+    inputs = keras.Input((4,))
+    shifted = inputs + 3.0
+    outputs = keras.layers.Add()([shifted, keras.layers.Dense(4)(inputs)]) * 0.5
+    model = keras.Model(inputs, outputs)
+    package = custom_code.pack(model, "tensorflow", "torch", sys.path)
+    assert package.payload is None
+    assert package.imports == []

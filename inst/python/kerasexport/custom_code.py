@@ -20,6 +20,7 @@ front, naming it.
 """
 
 import dataclasses
+import importlib
 import importlib.machinery
 import io
 import os
@@ -82,8 +83,10 @@ def pack(models, backend, source_backend, worker_path):
         except Exception:
             config = {}  # the caller reports the failure to save.
         live = _live_objects(model)
-        for key, kind, layer_name in _saved_custom_names(config):
+        for key, kind, layer_name, saved_as in _saved_custom_names(config):
             obj = live.get(key) or keras.saving.get_registered_object(key)
+            if _found_by_keras(saved_as, obj):
+                continue
             if obj is None:
                 raise errors.RouteError(
                     f"The model's layer {layer_name!r} uses the {kind} {key!r}, which "
@@ -108,8 +111,43 @@ def pack(models, backend, source_backend, worker_path):
     return Package(sorted(imports), payload, by_value, stamps)
 
 
+def _found_by_keras(saved_as, obj):
+    """Whether Keras's loader finds the class saved as `saved_as` by itself.
+
+    Keras saves some of its own classes (the operations of a Functional
+    model's ``x + 3.0``, `Functional`) with a registered name, and reloads
+    them from their module. Shipping them would be wrong as well as useless:
+    custom objects are looked up by name, so an operation ``Add`` sent along
+    would also stand in for the layer ``Add``.
+
+    Args:
+        saved_as: `(module, class name)` from the config, or `None`.
+        obj: the live object found for the saved name, or `None`.
+    """
+    if saved_as is None:
+        return False
+    module, name = saved_as
+    if module.split(".")[0] not in _KERAS_PACKAGES or not isinstance(name, str):
+        return False
+    try:
+        found = vars(importlib.import_module(module)).get(name)
+    except Exception:  # noqa: BLE001 - then Keras cannot either
+        return False
+    if not isinstance(found, type):
+        return False
+    # A name-alike Keras class stands for it too; a class defined inside a
+    # function of a Keras module (a Keras test's) is not the one found.
+    return obj is None or obj is found or (_in_keras(obj) and "<locals>" not in obj.__qualname__)
+
+
+# Packages whose classes Keras's loader imports from their saved module.
+_KERAS_PACKAGES = frozenset({"keras", "keras_hub", "keras_cv", "keras_nlp"})
+
+
 def _saved_custom_names(config, layer_name=None):
-    """(name, "class" or "function", layer name) for each custom object a config names.
+    """(name, kind, layer name, (module, class name)) per custom object a config names.
+
+    The kind is "class" or "function"; the last item is `None` for functions.
 
     A class is looked up by its registered name, a function by the name its
     config holds. Keras finds its own objects; the compile and build configs
@@ -124,14 +162,14 @@ def _saved_custom_names(config, layer_name=None):
             layer_name = inner["name"]
         if config.get("class_name") == "function" and isinstance(inner, str):
             if module.split(".")[0] != "keras":
-                yield inner, "function", layer_name
+                yield inner, "function", layer_name, None
             return
         registered = config.get("registered_name")
         if isinstance(registered, str) and "class_name" in config:
             # Keras saves its own classes without a registered name; any
             # other class has one, whatever its module (a class defined in a
             # test of Keras's own package included).
-            yield registered, "class", layer_name
+            yield registered, "class", layer_name, (module, config["class_name"])
         for key, value in config.items():
             if key not in ("compile_config", "build_config"):
                 yield from _saved_custom_names(value, layer_name)
