@@ -9,22 +9,24 @@
 #' only then puts it in place. Until then the archive is an ordinary R value:
 #' each step of a pipeline returns a new one and needs no Python.
 #'
-#' Works with models on the TensorFlow and JAX backends. On the PyTorch
-#' backend Keras's archive is not usable (it needs `torch_xla`):
-#' [write_out()] raises `kerasexport_route_error`; use [export_savedmodel()]
-#' for a single `serve` endpoint.
+#' Works with models on every backend. On TensorFlow and JAX, Keras's own
+#' archive builds it. On PyTorch, where Keras's archive needs `torch_xla`,
+#' [write_out()] saves the tracked models and layers and a TensorFlow worker
+#' process builds the SavedModel from them (the cross-backend route); the
+#' result is verified against the PyTorch model all the same. There, an
+#' endpoint must be a tracked Keras model or layer, or its `call` method,
+#' with `training = TRUE` or `FALSE` given in [add_endpoint()] when it
+#' matters; R functions cannot cross to the worker.
 #'
 #' @returns `export_archive()`: an empty archive, of class
 #'   `kerasexport_archive`. `is_archive()`: `TRUE` or `FALSE`.
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(
-#'   keras$Input(shape = list(3L)),
-#'   keras$layers$Dropout(0.5),
-#'   keras$layers$Dense(2L)
-#' ))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |>
+#'   layer_dropout(0.5) |>
+#'   layer_dense(2)
 #' archive <- export_archive() |>
 #'   track(model) |>
 #'   add_endpoint("call_inference", model$call, input_spec(c(NA, 3))) |>
@@ -85,9 +87,9 @@ check_archive <- function(x, arg = caller_arg(x), call = caller_env()) {
 #' See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #' export_archive() |> track(model)
 track <- function(archive, resource) {
   check_archive(archive)
@@ -128,9 +130,10 @@ is_trackable <- function(x) {
 #' @param name The endpoint's name: letters, digits and underscores,
 #'   starting with a letter (the reloaded artifact has it as an attribute).
 #'   Keras's usual name is `"serve"`.
-#' @param fn What the endpoint computes: a Keras model, its `call` method
-#'   (`model$call`), an R function such as `\(x) model(x, training = FALSE)`,
-#'   or a `tf$function` (TensorFlow backend). An R function receives one
+#' @param fn What the endpoint computes: a Keras model or layer, its `call`
+#'   method (`model$call`), an R function such as
+#'   `\(x) model(x, training = FALSE)` (TensorFlow and JAX backends), or a
+#'   `tf$function` (TensorFlow backend). An R function receives one
 #'   tensor (or list, or dict of tensors) per entry of `input_signature`, by
 #'   position; its arguments may have any R names, and `...`.
 #' @param input_signature The shapes and dtypes of `fn`'s arguments, in the
@@ -143,7 +146,9 @@ is_trackable <- function(x) {
 #'   model), or a `tf$function` already called once.
 #' @param ... Named options: `reference`, a Keras model `fn` reproduces in
 #'   inference mode (to verify an R function or a `tf$function`);
-#'   `is_static` and `jax2tf_kwargs` (a named list) on the JAX backend.
+#'   `training`, `TRUE` or `FALSE`, the mode a model or `call` method `fn`
+#'   runs in (`TRUE`: not verified, as dropout and other random layers are
+#'   on); `is_static` and `jax2tf_kwargs` (a named list) on the JAX backend.
 #' @returns The archive, invisibly, so calls can be piped.
 #' @section Errors:
 #' `kerasexport_endpoint_error` for a repeated or malformed `name`, or an
@@ -156,9 +161,9 @@ is_trackable <- function(x) {
 #' endpoints. See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #'
 #' # A model's call method, with an explicit signature
 #' export_archive() |> add_endpoint("serve", model$call, input_spec(c(NA, 3)))
@@ -166,6 +171,10 @@ is_trackable <- function(x) {
 #' # An R function, verified against the model
 #' export_archive() |>
 #'   add_endpoint("serve", \(x) model(x), input_spec(c(NA, 3)), reference = model)
+#'
+#' # A training-mode pass (every backend, PyTorch included)
+#' export_archive() |>
+#'   add_endpoint("call_training", model$call, input_spec(c(NA, 3)), training = TRUE)
 add_endpoint <- function(archive, name, fn, input_signature = NULL, ...) {
   check_archive(archive)
   check_archive_name(name, archive)
@@ -176,6 +185,15 @@ add_endpoint <- function(archive, name, fn, input_signature = NULL, ...) {
     check_signature(input_signature)
   }
   options <- check_endpoint_options(list(...))
+  if (!is.null(options$training) && !is_model_call(fn)) {
+    abort_kerasexport(
+      "option",
+      c(
+        "{.arg training} applies to a Keras model or layer, or its {.code call} method; {.arg fn} is {describe_fn(fn)}.",
+        i = "Write the mode into the function instead, e.g. {.code \\(x) model(x, training = TRUE)}."
+      )
+    )
+  }
   if (is.null(options$reference)) {
     # With a reference, Python first fits the signature to that model.
     check_endpoint_arity(fn, input_signature, name)
@@ -185,7 +203,7 @@ add_endpoint <- function(archive, name, fn, input_signature = NULL, ...) {
   invisible(archive)
 }
 
-endpoint_options <- c("reference", "is_static", "jax2tf_kwargs")
+endpoint_options <- c("reference", "training", "is_static", "jax2tf_kwargs")
 
 check_endpoint_fn <- function(fn, arg = caller_arg(fn), call = caller_env()) {
   if (!(is_r_function(fn) || (inherits(fn, "python.builtin.object") && reticulate::py_has_attr(fn, "__call__")))) {
@@ -271,9 +289,11 @@ r_params <- function(fn) {
 }
 
 is_model_call <- function(fn) {
-  if (inherits(fn, "keras.src.layers.layer.Layer")) {
-    return(TRUE)
-  }
+  inherits(fn, "keras.src.layers.layer.Layer") || is_model_method(fn)
+}
+
+# A Keras model's (or layer's) bound `call` or `__call__` method.
+is_model_method <- function(fn) {
   inherits(fn, "python.builtin.method") &&
     !reticulate::py_is_null_xptr(fn) &&
     inherits(reticulate::py_get_attr(fn, "__self__"), "keras.src.layers.layer.Layer") &&
@@ -296,6 +316,9 @@ check_endpoint_options <- function(options, call = caller_env()) {
       ),
       call = call
     )
+  }
+  if (!is.null(options$training)) {
+    check_bool(options$training, arg = "training", call = call)
   }
   if (!is.null(options$reference) && !inherits(options$reference, "keras.src.layers.layer.Layer")) {
     abort_kerasexport(
@@ -384,9 +407,9 @@ python_keywords <- c(
 #' or `archive` not an archive. See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #' export_archive() |>
 #'   add_endpoint("serve", model) |>
 #'   add_variable_collection("weights", model$weights)
@@ -443,13 +466,15 @@ add_variable_collection <- function(archive, name, variables) {
 #' `kerasexport_option_error` and `kerasexport_model_error` for what Python
 #' finds when it builds the endpoints; `kerasexport_path_error` (target
 #' exists, missing parent); `kerasexport_verification_error`;
-#' `kerasexport_route_error` on the PyTorch backend;
+#' `kerasexport_route_error` on the PyTorch backend when the worker cannot
+#' build the archive, and `kerasexport_endpoint_error` there for an
+#' endpoint that is not a model, a layer or its `call` method;
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family archives
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(3L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 3) |> layer_dense(2)
 #' path <- file.path(tempdir(), "served")
 #' export_archive() |>
 #'   add_endpoint("serve", model$call, input_spec(c(NA, 3))) |>
@@ -486,10 +511,16 @@ write_out <- function(archive, filepath, options = NULL, verbose = NULL, overwri
     }
     for (endpoint in endpoints) {
       fn <- as_py_callable(endpoint$fn, endpoint$n_args)
-      do.call(py_archive$add_endpoint, c(
-        list(endpoint$name, fn, endpoint$input_signature),
-        endpoint$options
-      ))
+      if (!is.null(endpoint$options$training)) {
+        fn <- reticulate::import("functools")$partial(fn, training = endpoint$options$training)
+        endpoint$options$training <- NULL
+      }
+      signature <- endpoint$input_signature
+      if (is.null(signature) && is_model_method(endpoint$fn)) {
+        # Python infers only from a model itself; a method gets its model's.
+        signature <- core$signature$normalize(reticulate::py_get_attr(endpoint$fn, "__self__"), NULL)
+      }
+      do.call(py_archive$add_endpoint, c(list(endpoint$name, fn, signature), endpoint$options))
     }
     for (name in names(archive$variable_collections)) {
       py_archive$add_variable_collection(name, archive$variable_collections[[name]])
@@ -546,28 +577,34 @@ is_r_function <- function(fn) {
 
 #' @export
 print.kerasexport_archive <- function(x, ...) {
-  cli::cli_text("<kerasexport_archive>")
-  resources <- vapply(x$resources, describe_python, character(1))
-  cli::cli_bullets(c("*" = if (length(resources)) "Tracked: {resources}" else "Tracked: nothing"))
-  if (length(x$endpoints) == 0) {
-    cli::cli_bullets(c("*" = "Endpoints: none yet; add one with {.fn add_endpoint}"))
-  } else {
-    default <- if ("serving_default" %in% names(x$endpoints)) "serving_default" else names(x$endpoints)[[1]]
-    cli::cli_bullets(c("*" = "Endpoints ({.val {default}} answers as serving_default):"))
-    lines <- vapply(x$endpoints, function(endpoint) {
-      paste0(
-        endpoint$name, ": ", describe_fn(endpoint$fn),
-        ", input ", describe_signature(endpoint$input_signature),
-        if (!is.null(endpoint$options$reference)) paste0(", verified against ", describe_python(endpoint$options$reference))
-      )
-    }, character(1))
-    cli::cli_bullets(stats::setNames(escape_braces(lines), rep(" ", length(lines))))
-  }
-  collections <- vapply(names(x$variable_collections), function(name) {
-    paste0(name, " (", length(x$variable_collections[[name]]), ")")
-  }, character(1))
-  cli::cli_bullets(c("*" = if (length(collections)) "Variable collections: {collections}" else "Variable collections: none"))
+  cat(format_archive(x), sep = "\n")
   invisible(x)
+}
+
+format_archive <- function(x) {
+  cli::cli_format_method({
+    cli::cli_text("<kerasexport_archive>")
+    resources <- vapply(x$resources, describe_python, character(1))
+    cli::cli_bullets(c("*" = if (length(resources)) "Tracked: {resources}" else "Tracked: nothing"))
+    if (length(x$endpoints) == 0) {
+      cli::cli_bullets(c("*" = "Endpoints: none yet; add one with {.fn add_endpoint}"))
+    } else {
+      default <- if ("serving_default" %in% names(x$endpoints)) "serving_default" else names(x$endpoints)[[1]]
+      cli::cli_bullets(c("*" = "Endpoints ({.val {default}} answers as serving_default):"))
+      lines <- vapply(x$endpoints, function(endpoint) {
+        paste0(
+          endpoint$name, ": ", describe_fn(endpoint$fn),
+          ", input ", describe_signature(endpoint$input_signature),
+          if (!is.null(endpoint$options$reference)) paste0(", verified against ", describe_python(endpoint$options$reference))
+        )
+      }, character(1))
+      cli::cli_bullets(stats::setNames(escape_braces(lines), rep(" ", length(lines))))
+    }
+    collections <- vapply(names(x$variable_collections), function(name) {
+      paste0(name, " (", length(x$variable_collections[[name]]), ")")
+    }, character(1))
+    cli::cli_bullets(c("*" = if (length(collections)) "Variable collections: {collections}" else "Variable collections: none"))
+  })
 }
 
 # Literal text for cli: `{` and `}` doubled so they are not interpolated.

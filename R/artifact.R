@@ -21,7 +21,13 @@
 #'
 #' @param path Path of a SavedModel directory (holding `saved_model.pb`) or of
 #'   a file: ONNX, OpenVINO IR (the `.xml`, with its `.bin` beside it), LiteRT
-#'   or `.pt2`.
+#'   or `.pt2`; or the URL of a served model,
+#'   `"http://host:port/v1/models/NAME"` (optionally `".../versions/N"`), as
+#'   [serve_artifact()] or TensorFlow Serving serve it. A served model prints
+#'   and predicts as a local artifact does; each prediction is a request to
+#'   the server (TF-Serving's REST API), checked in R before it is sent. A
+#'   server started with a token by [serve_artifact()] is called with it;
+#'   others with the `KERASEXPORT_SERVE_TOKEN` environment variable, if set.
 #' @param providers ONNX only: onnxruntime execution providers, e.g.
 #'   `"CPUExecutionProvider"`. `NULL` (default) uses the CPU.
 #' @param session_options ONNX only: an `onnxruntime$SessionOptions` Python
@@ -33,13 +39,15 @@
 #' `kerasexport_artifact_error` (nothing at `path`, a directory that is not a
 #' SavedModel, a file its runtime cannot load, an OpenVINO IR without its
 #' `.bin`, a LiteRT file that needs Flex ops, ONNX options for another format),
-#' `kerasexport_dependency_error` (the runtime is not installed) and
+#' `kerasexport_dependency_error` (the runtime is not installed),
+#' `kerasexport_http_error` (a URL whose server cannot be reached, or answers
+#' with an error: the message says what it answered) and
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family loading
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dense(2L)))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 4) |> layer_dense(2)
 #' path <- file.path(tempdir(), "model.onnx")
 #' model |> export_savedmodel(path, format = "onnx", overwrite = TRUE)
 #'
@@ -49,6 +57,9 @@
 load_artifact <- function(path, providers = NULL, session_options = NULL) {
   call <- rlang::current_env()
   check_string(path)
+  if (is_url(path)) {
+    return(load_remote_artifact(path, call))
+  }
   if (!is.null(providers) && !(is.character(providers) && length(providers) > 0 && !anyNA(providers))) {
     abort_kerasexport(
       "argument",
@@ -130,31 +141,39 @@ artifact_is_live <- function(x) {
 
 #' @export
 print.kerasexport_artifact <- function(x, ...) {
-  cli::cli_text("{.cls kerasexport_artifact}")
-  cli::cli_bullets(c(
-    "*" = "Format: {x$format}",
-    "*" = "Path: {.path {x$path}}",
-    "*" = "Size: {format_bytes(x$size)}"
-  ))
-  if (!artifact_is_live(x)) {
-    cli::cli_bullets(c("!" = "Loaded in an earlier R session: run {.code load_artifact()} again to predict."))
-  }
-  for (endpoint in x$endpoints) {
-    marks <- c(
-      if (!is.null(endpoint$same_as)) "same as {.val {endpoint$same_as}}",
-      if (endpoint$serving_default) "serving default",
-      if (identical(endpoint$name, x$default_endpoint)) "used by {.fn predict}"
-    )
-    mark <- if (length(marks)) paste0(" (", paste(marks, collapse = ", "), ")") else ""
-    cli::cli_text(paste0("Endpoint {.val {endpoint$name}}", mark, ":"))
-    lines <- c(
-      vapply(endpoint$inputs, tensor_line, "", role = "Input"),
-      vapply(endpoint$outputs, tensor_line, "", role = "Output")
-    )
-    names(lines) <- rep(" ", length(lines))
-    cli::cli_bullets(lines)
-  }
+  cat(format_artifact(x), sep = "\n")
   invisible(x)
+}
+
+# The lines print() writes: formatted by cli, written with cat() (cli's own
+# functions write messages, which capture.output() and sink() miss).
+format_artifact <- function(x) {
+  cli::cli_format_method({
+    cli::cli_text("{.cls kerasexport_artifact}")
+    cli::cli_bullets(c(
+      "*" = "Format: {x$format}",
+      "*" = "Path: {.path {x$path}}",
+      "*" = "Size: {format_bytes(x$size)}"
+    ))
+    if (!artifact_is_live(x)) {
+      cli::cli_bullets(c("!" = "Loaded in an earlier R session: run {.code load_artifact()} again to predict."))
+    }
+    for (endpoint in x$endpoints) {
+      marks <- c(
+        if (!is.null(endpoint$same_as)) "same as {.val {endpoint$same_as}}",
+        if (endpoint$serving_default) "serving default",
+        if (identical(endpoint$name, x$default_endpoint)) "used by {.fn predict}"
+      )
+      mark <- if (length(marks)) paste0(" (", paste(marks, collapse = ", "), ")") else ""
+      cli::cli_text(paste0("Endpoint {.val {endpoint$name}}", mark, ":"))
+      lines <- c(
+        vapply(endpoint$inputs, tensor_line, "", role = "Input"),
+        vapply(endpoint$outputs, tensor_line, "", role = "Output")
+      )
+      names(lines) <- rep(" ", length(lines))
+      cli::cli_bullets(lines)
+    }
+  })
 }
 
 tensor_line <- function(t, role) {
@@ -212,11 +231,11 @@ format_bytes <- function(size) {
 #' session) and `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family loading
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' a <- keras$Input(shape = list(4L), name = "a")
-#' b <- keras$Input(shape = list(2L), name = "b")
-#' model <- keras$Model(list(a, b), keras$layers$Dense(1L)(keras$layers$Concatenate()(list(a, b))))
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' a <- keras_input(shape = 4, name = "a")
+#' b <- keras_input(shape = 2, name = "b")
+#' model <- keras_model(list(a, b), layer_concatenate(list(a, b)) |> layer_dense(1))
 #' path <- file.path(tempdir(), "two-inputs.onnx")
 #' model |> export_savedmodel(path, format = "onnx", overwrite = TRUE)
 #' artifact <- load_artifact(path)

@@ -23,6 +23,11 @@
 #'   repeated or malformed, an archive without endpoint, or an endpoint that
 #'   cannot be traced (see [add_endpoint()]).
 #' * `argument`: an argument of the wrong type.
+#' * `server`: a server started by [serve_artifact()] stopped, or was not
+#'   ready in time; the message shows the end of its log.
+#' * `http`: a served model (see [load_artifact()] with a URL) could not be
+#'   reached, or its server answered with an error; the message says what it
+#'   answered, and the condition's `status` field holds the HTTP status.
 #'
 #' @name kerasexport-errors
 #' @aliases kerasexport_error

@@ -7,7 +7,9 @@
 #' with the model's outputs, and only then renamed into place: a failed export
 #' leaves `export_dir_base` as it was. One line of message reports the format,
 #' backend, route, worst relative error and time; silence it with
-#' [suppressMessages()].
+#' [suppressMessages()]. While the export runs, a terminal (not knitr nor a
+#' log) shows the step under way, "Exporting..." then "Verifying...", with
+#' the time since the start; the line is cleared when the export ends.
 #'
 #' @param object A Keras 3 model.
 #' @param export_dir_base Where to write: a directory for
@@ -69,6 +71,18 @@
 #' `keras.saving.register_keras_serializable()` in an importable Python
 #' module (the worker process imports it); otherwise it is a
 #' `kerasexport_route_error` saying so.
+#' @section keras3:
+#' keras3 has an `export_savedmodel()` method of its own for Keras models (on
+#' tensorflow's generic, which it re-exports) that calls `model$export()`
+#' without verification. Once kerasexport is loaded, attached or only through
+#' `::`, this method handles Keras models for every spelling:
+#' `export_savedmodel()`, `keras3::export_savedmodel()`,
+#' `tensorflow::export_savedmodel()` and `kerasexport::export_savedmodel()`,
+#' whichever package loads first (kerasexport registers it again when keras3
+#' or tensorflow loads later). A startup message says so once per session;
+#' [suppressPackageStartupMessages()] silences it. It takes keras3's
+#' arguments, so scripts written for keras3 keep working; keras3's own
+#' export stays available as `model$export(path)`.
 #' @section Errors:
 #' Errors have class `kerasexport_error` and one of
 #' `kerasexport_model_error` (not a Keras model, or never built),
@@ -79,28 +93,29 @@
 #' `kerasexport_argument_error`. See [kerasexport-errors].
 #' @family exporting
 #' @export
-#' @examplesIf kerasexport:::python_ready()
-#' keras <- reticulate::import("keras")
-#' model <- keras$Sequential(list(keras$Input(shape = list(4L)), keras$layers$Dense(2L)))
-#' path <- file.path(tempdir(), "model")
-#' model |> export_savedmodel(path)
+#' @examplesIf kerasexport:::keras3_ready()
+#' library(keras3)
+#' model <- keras_model_sequential(input_shape = 4) |> layer_dense(2)
+#' dir <- tempfile()
+#' model |> export_savedmodel(file.path(dir, "model"))
 #'
-#' # Force the cross-backend route (a TensorFlow worker process)
-#' model |> export_savedmodel(file.path(tempdir(), "cross"), route = "cross-backend")
-#'
-#' # ONNX, with an explicit signature
+#' # ONNX, with an explicit signature (keras3's shape(), or input_spec())
 #' model |> export_savedmodel(
-#'   file.path(tempdir(), "model.onnx"),
+#'   file.path(dir, "model.onnx"),
 #'   format = "onnx",
-#'   input_signature = input_spec(c(NA, 4))
+#'   input_signature = list(shape(NA, 4))
 #' )
 #'
-#' # OpenVINO: model.xml and model.bin
-#' model |> export_savedmodel(file.path(tempdir(), "model.xml"), format = "openvino")
+#' # OpenVINO (model.xml and model.bin), LiteRT, and a .pt2 ExportedProgram
+#' model |> export_savedmodel(file.path(dir, "model.xml"), format = "openvino")
+#' model |> export_savedmodel(file.path(dir, "model.tflite"), format = "litert")
+#' model |> export_savedmodel(file.path(dir, "model.pt2"), format = "torch")
 #'
-#' # LiteRT, and a .pt2 PyTorch ExportedProgram
-#' model |> export_savedmodel(file.path(tempdir(), "model.tflite"), format = "litert")
-#' model |> export_savedmodel(file.path(tempdir(), "model.pt2"), format = "torch")
+#' # Replace an artifact; force the cross-backend route (a TensorFlow worker)
+#' model |> export_savedmodel(file.path(dir, "model"), overwrite = TRUE, route = "cross-backend")
+#'
+#' # keras3's own, unverified export
+#' model$export(file.path(dir, "unverified"), verbose = FALSE)
 export_savedmodel <- function(object, export_dir_base, ...) {
   UseMethod("export_savedmodel")
 }
@@ -133,17 +148,18 @@ export_savedmodel.keras.src.models.model.Model <- function(object,
   check_bool(verbose, allow_null = TRUE)
   check_bool(overwrite)
   check_bool(verify)
+  check_target_free(export_dir_base, format, overwrite, call)
   options <- as_py_options(list(...))
   signature <- as_py_signature(input_signature)
 
-  report <- with_core(do.call(core$export, c(
+  report <- with_core(with_export_progress(display = export_display(verbose), do.call(core$export, c(
     list(
       object, path.expand(export_dir_base),
       format = format, verbose = verbose, input_signature = signature,
       overwrite = overwrite, verify = verify
     ),
     options
-  )), error_call = call)
+  ))), error_call = call)
 
   # rlang, not cli: one line, never wrapped, however narrow the console.
   rlang::inform(report$summary(), class = "kerasexport_export_message")
@@ -154,6 +170,26 @@ export_savedmodel.keras.src.models.model.Model <- function(object,
 }
 
 export_formats <- c("tf_saved_model", "onnx", "openvino", "litert", "torch")
+
+# An existing artifact of the right kind, without `overwrite`: said in R
+# terms here (Python checks everything else about the target).
+check_target_free <- function(path, format, overwrite, call = caller_env()) {
+  expanded <- path.expand(path)
+  if (overwrite || !file.exists(expanded)) {
+    return(invisible())
+  }
+  if (dir.exists(expanded) != identical(format, "tf_saved_model")) {
+    return(invisible()) # The wrong kind: Python says so.
+  }
+  abort_kerasexport(
+    "path",
+    c(
+      "{.path {path}} already exists.",
+      i = "Pass {.code overwrite = TRUE} to replace it (the old artifact stays until the new one is verified), or choose another path."
+    ),
+    call = call
+  )
+}
 
 # Named R values to Python keyword arguments: whole doubles become integers
 # (an `opset_version` of 17, not 17.0), named lists become dicts.

@@ -65,6 +65,13 @@ python_ready <- function() {
   ))
 }
 
+#' @describeIn python_ready `TRUE` when keras3 (the R interface to Keras)
+#'   is installed too: examples written in keras3's API run only then.
+keras3_ready <- function() {
+  # keras3 loads before Python starts, as it expects.
+  requireNamespace("keras3", quietly = TRUE) && python_ready()
+}
+
 # Call into the Python core; its exceptions become classed R conditions.
 with_core <- function(expr, error_call = caller_env()) {
   withCallingHandlers(

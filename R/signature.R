@@ -51,10 +51,10 @@ known_dtypes <- c(
 #' @export
 print.kerasexport_input_spec <- function(x, ...) {
   dims <- ifelse(is.na(x$shape), "NA", format(x$shape, trim = TRUE))
-  cli::cli_text(
+  cat(cli::format_inline(
     "<input_spec> shape ({paste(dims, collapse = ', ')}), dtype {x$dtype}",
     if (!is.null(x$name)) ", name {.val {x$name}}"
-  )
+  ), "\n", sep = "")
   invisible(x)
 }
 

@@ -7,9 +7,9 @@ process: raw Keras `model.export()`, `kerasexport.export(verify=False)` and
 interleaved runs. Verification's own time is read from each verified export's
 report (`ExportReport.verify_seconds`), so the export's noise does not land
 on it; loading a fresh artifact and running it on verification's two batches
-is timed apart for comparison. On JAX and PyTorch, where a native exporter
-exists, the cross-backend route (`route="cross-backend"`, verified) is timed
-once too. Peak memory is the highest resident set seen during the operation,
+is timed apart for comparison. (The cross-backend route against the native
+one, first and warm exports: `cross_route.py`.) Peak memory is the highest
+resident set seen during the operation,
 above what the process held before it, with freed heap handed back to the
 system first (else whichever variant ran first would carry the others'
 growth). Results are JSON lines.
@@ -49,8 +49,6 @@ REPEATS = {"mlp": 7, "light_cnn": 5, "cnn": 5, "mobilenet_v3_large": 2, "resnet5
 NEW_FORMATS = ("openvino", "litert", "torch")
 NEW_FORMAT_MODELS = ("mlp", "light_cnn", "cnn")
 NEW_FORMAT_REPEATS = 2
-# The cross-backend route is timed on these (ResNet50 would add minutes).
-CROSS_ROUTE_MODELS = ("mlp", "cnn", "mobilenet_v3_large")
 
 
 def _rss_bytes():
@@ -137,8 +135,8 @@ def artifact_bytes(path):
     return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
 
 
-def bench_one(model, format, repeats, workdir, cross):
-    """Time the variants on `model`; `cross`: also time the cross-backend route."""
+def bench_one(model, format, repeats, workdir):
+    """Time the variants on `model`."""
     target = os.path.join(workdir, "artifact" + SUFFIXES[format])
     reports = []  # Of the verified exports: route taken, verification's time.
     gc_during_verified = []  # Garbage collection's share of each verified export.
@@ -173,11 +171,6 @@ def bench_one(model, format, repeats, workdir, cross):
             if name == "kerasexport_verify" and os.path.exists(target):
                 size = artifact_bytes(target)
     model_runs = [measured(lambda: _model_on_two_batches(model)) for _ in range(repeats)]
-    if cross:
-        # Once: a worker process's start-up dominates, not noise.
-        _clear(target)
-        runs["kerasexport_cross_route"] = [measured(lambda: kerasexport.export(
-            model, target, format=format, route=routes.CROSS_NAME))]
     _clear(target)
     result = {}
     for name, values in runs.items():
@@ -287,11 +280,7 @@ def main():
                     continue
                 n = 1 if args.quick else args.repeats or (
                     NEW_FORMAT_REPEATS if format in NEW_FORMATS else REPEATS[name])
-                # The cross-backend route against the native one, where both
-                # exist (JAX and PyTorch; on TensorFlow they are the same).
-                cross = (not args.quick and backend != routes.cross_backend(backend, format)
-                         and routes.has_native(backend, format) and name in CROSS_ROUTE_MODELS)
-                result, size, taken = bench_one(model, format, n, workdir, cross)
+                result, size, taken = bench_one(model, format, n, workdir)
                 row = {
                     "backend": backend, "model": name, "format": format,
                     "params": params, "repeats": n, "artifact_bytes": size,

@@ -8,7 +8,8 @@ import statistics
 import subprocess
 from importlib import metadata
 
-PACKAGES = ("keras", "tensorflow-cpu", "jax", "torch", "onnxruntime", "tf2onnx", "jax2onnx", "openvino", "ai-edge-litert", "numpy")
+PACKAGES = ("keras", "tensorflow-cpu", "jax", "torch", "onnxruntime", "tf2onnx", "jax2onnx", "openvino", "ai-edge-litert",
+            "numpy", "starlette", "uvicorn", "orjson")
 # Artifact size targets against the parameters' bytes, per format (float32).
 SIZE_TARGETS = {"openvino": 1.05, "litert": 1.05, "torch": 1.05}
 
@@ -205,30 +206,6 @@ def export_targets(rows):
     return lines
 
 
-def cross_route_section(rows):
-    timed = [r for r in rows if "kerasexport_cross_route" in r]
-    lines = [
-        "## Cross-backend route against the native one",
-        "",
-        "Where a backend has its own exporter (JAX: both formats; PyTorch: ONNX), the",
-        "cross-backend route (`route = \"cross-backend\"`: the model saved to a `.keras` file",
-        "and exported by the TensorFlow backend in a worker process) timed once, verified,",
-        "against our verified export on the route it took (median of the runs above).",
-        "",
-        "| backend | model | format | route taken | ours, verify s | cross-backend route s | ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in timed:
-        cross = r["kerasexport_cross_route"]
-        cross_s = "failed" if cross["error"] else _s(cross["median_s"])
-        lines.append(
-            f"| {r['backend']} | {r['model']} | {r['format']} | {', '.join(r.get('route_taken', [])) or '—'} | "
-            f"{_s(r['kerasexport_verify']['median_s'])} | {cross_s} | "
-            f"{_ratio(cross['median_s'], r['kerasexport_verify']['median_s'])} |"
-        )
-    return lines if timed else []
-
-
 def size_section(rows):
     lines = [
         "## Artifact size",
@@ -281,8 +258,6 @@ def main():
         "",
     ]
     lines += export_section(rows) + [""] + export_targets(rows) + [""]
-    cross = cross_route_section(rows)
-    lines += cross + [""] if cross else []
     lines += size_section(rows) + [""]
     for section in args.sections:
         if os.path.exists(section):

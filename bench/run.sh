@@ -27,9 +27,16 @@ for backend in tensorflow jax torch; do
   echo "== export cost, $backend backend"
   KERAS_BACKEND=$backend "$python" bench/export_cost.py "${quick[@]}" --out "$out/export.jsonl"
 done
+echo "== cross-backend route, first and warm exports"
+if [ ${#quick[@]} -eq 0 ]; then
+  KERAS_BACKEND=jax "$python" bench/cross_route.py --out "$out/cross.jsonl"
+fi
+KERAS_BACKEND=torch "$python" bench/cross_route.py "${quick[@]}" --out "$out/cross.jsonl" --markdown "$out/cross.md"
 echo "== artifact speed, Python"
 KERAS_BACKEND=tensorflow "$python" bench/artifact_speed.py "${quick[@]}" --out "$out/speed.md" >/dev/null
+echo "== serving"
+KERAS_BACKEND=tensorflow "$python" bench/serve.py "${quick[@]}" --out "$out/serve.md" >/dev/null
 echo "== artifact speed, R"
 KERAS_BACKEND=tensorflow Rscript bench/predict.R "$out/predict.md" >/dev/null
-"$python" bench/report.py --export "$out/export.jsonl" --sections "$out/speed.md" "$out/predict.md" --out "$results"
+"$python" bench/report.py --export "$out/export.jsonl" --sections "$out/cross.md" "$out/speed.md" "$out/predict.md" "$out/serve.md" --out "$results"
 echo "Wrote $results"

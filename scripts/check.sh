@@ -5,9 +5,13 @@ cd "$(dirname "$0")/.."
 export KERASEXPORT_PYTHON=${KERASEXPORT_PYTHON:-$PWD/.venv/bin/python}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-R CMD build --no-manual . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-tarball=$(ls kerasexport_*.tar.gz | tail -n 1)
-mv "$tarball" "$work/"
+# R CMD build copies the whole tree, following symlinks, before it applies
+# .Rbuildignore: build from a copy without the virtualenv (gigabytes) and the
+# R libraries.
+mkdir -p "$work/src/kerasexport"
+tar -C . --exclude=./.venv --exclude='./.rlib*' --exclude=./.git -cf - . | tar -C "$work/src/kerasexport" -xf -
+(cd "$work" && R CMD build --no-manual src/kerasexport) >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+tarball=$(cd "$work" && ls kerasexport_*.tar.gz | tail -n 1)
 # The tests already ran per backend (scripts/test.sh); check runs them once
 # more on TensorFlow as part of the package check.
 (cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual "$tarball") >"$work/check.log" 2>&1 || true
@@ -19,4 +23,5 @@ if grep -qE "^Status: .*(ERROR|WARNING)" "$work/check.log" || ! grep -q "^Status
   done
   exit 1
 fi
-grep -E "^\* checking .*(NOTE)" -A 6 "$work/check.log" || true
+# Every NOTE with the check it belongs to (some end a multi-line check).
+grep -E "NOTE$" -B 3 -A 6 "$work/check.log" || true

@@ -7,7 +7,7 @@ set -euo pipefail
 DEBIAN_PACKAGES=(
   r-base-dev r-cran-testthat r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown
   r-cran-cli r-cran-rlang r-cran-withr r-cran-callr r-cran-processx
-  r-cran-jsonlite r-cran-rcpp r-cran-rcpptoml r-cran-here r-cran-png
+  r-cran-jsonlite r-cran-curl r-cran-rcpp r-cran-rcpptoml r-cran-here r-cran-png
   r-cran-rappdirs r-cran-matrix pandoc dpkg-dev xz-utils procps
 )
 RETICULATE_MIN="1.38"

@@ -24,6 +24,28 @@ if [ "$only" = all ] || [ "$only" = r ]; then
     echo "== testthat, $backend backend"
     KERAS_BACKEND=$backend Rscript scripts/testthat.R || failed+=("testthat/$backend")
   done
+  # keras3 is on no registry these machines reach: its sources sit beside the
+  # repository (CI has them). Installed once into a git-ignored library.
+  keras3_sources=${KERAS3_SOURCES:-../shared/r-keras3}
+  if [ -f "$keras3_sources/install.sh" ]; then
+    echo "== keras3: install into .rlib-keras3 (skipped when up to date)"
+    if bash "$keras3_sources/install.sh" "$PWD/.rlib-keras3"; then
+      # One load order per backend here, alternating; each run checks the
+      # other order in a fresh R process.
+      orders=(keras3-first kerasexport-first)
+      i=0
+      for backend in "${backends[@]}"; do
+        order=${orders[$((i % 2))]}; i=$((i + 1))
+        echo "== testthat with keras3 ($order), $backend backend"
+        KERAS_BACKEND=$backend R_LIBS="$PWD/.rlib-keras3${R_LIBS:+:$R_LIBS}" \
+          Rscript scripts/testthat.R --keras3 "$order" || failed+=("keras3/$backend")
+      done
+    else
+      failed+=("keras3 install")
+    fi
+  else
+    echo "== testthat with keras3: SKIPPED, $keras3_sources not found (keras3's sources; set KERAS3_SOURCES to run it)"
+  fi
 fi
 if [ "$only" = all ]; then
   echo "== R CMD build and check"

@@ -53,3 +53,19 @@ def zoo_export(tmp_path_factory):
         return exported[name, format]
 
     return export
+
+
+@pytest.fixture(scope="session")
+def cli_exports(tmp_path_factory):
+    """The command line tests' models, saved once, and their two exports (`cli_run.Exports`)."""
+    import cli_run
+
+    return cli_run.Exports(tmp_path_factory.mktemp("cli"))
+
+
+@pytest.fixture(scope="session")
+def serving_artifacts(tmp_path_factory):
+    """The serving tests' model repository, exported once (see serving_kit.py)."""
+    import serving_kit
+
+    return serving_kit.build(str(tmp_path_factory.mktemp("serving")))

@@ -86,10 +86,23 @@ def test_not_a_model_is_a_model_error(tmp_path):
         kerasexport.export({"a": 1}, str(tmp_path / "m"))
 
 
-def test_a_failed_verification_leaves_nothing(tmp_path, small_model, monkeypatch):
+def _artifacts_off_by_one(monkeypatch):
+    """Make verification see every artifact's outputs shifted by 1.0."""
     from kerasexport import verify
 
-    monkeypatch.setattr(verify, "relative_error", lambda expected, actual: 1.0)
+    check = verify.check
+
+    def check_shifted(model, run_artifact, signature, rtol=verify.DEFAULT_RTOL):
+        def shifted(args):
+            return keras.tree.map_structure(lambda a: np.asarray(a) + 1.0, run_artifact(args))
+
+        return check(model, shifted, signature, rtol)
+
+    monkeypatch.setattr(verify, "check", check_shifted)
+
+
+def test_a_failed_verification_leaves_nothing(tmp_path, small_model, monkeypatch):
+    _artifacts_off_by_one(monkeypatch)
     format = native_formats()[0]
     target = target_for(tmp_path, format)
     with pytest.raises(errors.VerificationError):
@@ -98,9 +111,7 @@ def test_a_failed_verification_leaves_nothing(tmp_path, small_model, monkeypatch
 
 
 def test_a_failed_export_removes_the_directories_it_made(tmp_path, small_model, monkeypatch):
-    from kerasexport import verify
-
-    monkeypatch.setattr(verify, "relative_error", lambda expected, actual: 1.0)
+    _artifacts_off_by_one(monkeypatch)
     format = native_formats()[0]
     with pytest.raises(errors.VerificationError):
         kerasexport.export(small_model, target_for(tmp_path / "path" / "to", format), format=format)

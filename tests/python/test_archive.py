@@ -287,7 +287,8 @@ def test_load_lists_every_endpoint_and_predict_calls_each(tmp_path, dropout_mode
 
 @needs_archive
 def test_a_model_itself_is_an_endpoint_with_an_inferred_signature(tmp_path, three_features):
-    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("serve", three_features)
     report = archive.write_out(str(tmp_path / "model"))
     assert list(report.verified) == ["serve"]
     loaded = reload(str(tmp_path / "model"))  # keep a reference: it owns the variables
@@ -308,7 +309,9 @@ def test_a_wrong_reference_fails_verification_and_writes_nothing(tmp_path, dropo
 @needs_archive
 def test_a_failed_overwrite_keeps_the_old_artifact(tmp_path, dropout_model, three_features):
     target = tmp_path / "model"
-    kerasexport.ExportArchive().add_endpoint("serve", three_features).write_out(str(target))
+    first = kerasexport.ExportArchive()
+    first.add_endpoint("serve", three_features)
+    first.write_out(str(target))
     before = sorted(os.listdir(target))
     saved = (target / "saved_model.pb").read_bytes()
     archive = kerasexport.ExportArchive()
@@ -336,7 +339,8 @@ def test_an_endpoint_named_serving_default_keeps_its_name(tmp_path, three_featur
 
 @needs_archive
 def test_write_out_twice_from_one_archive(tmp_path, three_features):
-    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("serve", three_features)
     archive.write_out(str(tmp_path / "a"))
     archive.write_out(str(tmp_path / "b"))
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
@@ -347,8 +351,9 @@ def test_write_out_twice_from_one_archive(tmp_path, three_features):
 
 @needs_archive
 def test_a_repeated_endpoint_name_is_an_endpoint_error(tmp_path, three_features):
-    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
-    with pytest.raises(errors.EndpointError, match=r"Endpoint 'serve' is already defined. Endpoints so far: \['serve'\]"):
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("serve", three_features)
+    with pytest.raises(errors.EndpointError, match=r"Endpoint 'serve' is already defined \(the name is already taken\). Endpoints so far: \['serve'\]"):
         archive.add_endpoint("serve", three_features.call, [spec(None, 3)])
     assert archive.endpoints == ["serve"]
     assert os.listdir(tmp_path) == []
@@ -418,7 +423,8 @@ def test_names_that_cannot_be_attributes_are_endpoint_errors(three_features, nam
 
 @needs_archive
 def test_a_collection_cannot_reuse_an_endpoint_name(three_features):
-    archive = kerasexport.ExportArchive().add_endpoint("serve", three_features)
+    archive = kerasexport.ExportArchive()
+    archive.add_endpoint("serve", three_features)
     with pytest.raises(errors.EndpointError, match="already defined"):
         archive.add_variable_collection("serve", three_features.weights)
     with pytest.raises(errors.ArgumentError, match="must hold only Keras or TensorFlow variables; it also holds: int"):
@@ -439,7 +445,220 @@ def test_an_unbuilt_model_cannot_be_tracked():
         kerasexport.ExportArchive().track(model)
 
 
-@pytest.mark.skipif(BACKEND != "torch", reason="the PyTorch backend's limitation")
-def test_torch_backend_is_a_route_error_pointing_to_export():
-    with pytest.raises(errors.RouteError, match=r"kerasexport.export\(\) \(R: export_savedmodel\(\)\)"):
-        kerasexport.ExportArchive()
+# Keras's ExportArchive, member by member ----
+
+
+def keras_archive():
+    from keras.src.export import saved_model
+
+    return saved_model.ExportArchive()
+
+
+@needs_archive
+def test_tracking_exposes_the_same_variables_as_keras(dropout_model):
+    ours, theirs = kerasexport.ExportArchive(), keras_archive()
+    ours.track(dropout_model)
+    ours.track(dropout_model)  # twice: harmless
+    theirs.track(dropout_model)
+    for member in ("variables", "trainable_variables", "non_trainable_variables"):
+        got, want = getattr(ours, member), getattr(theirs, member)
+        assert [type(v) for v in got] == [type(v) for v in want], member
+        assert [v.name for v in got] == [v.name for v in want], member
+        assert [np.asarray(v).tolist() for v in got] == [np.asarray(v).tolist() for v in want], member
+    assert len(ours.variables) == len(dropout_model.variables) > 0
+
+
+@needs_archive
+def test_add_endpoint_returns_a_function_as_keras_does_and_the_archive_has_it(tmp_path, three_features):
+    import tensorflow as tf
+
+    ours, theirs = kerasexport.ExportArchive(), keras_archive()
+    specs = [tf.TensorSpec(shape=(None, 3), dtype=tf.float32)]
+    for archive in (ours, theirs):
+        archive.track(three_features)
+    fn = ours.add_endpoint("call", three_features.__call__, specs)
+    keras_fn = theirs.add_endpoint("call", three_features.__call__, specs)
+    assert isinstance(fn, tf.types.experimental.GenericFunction) and type(fn) is type(keras_fn)
+    assert ours.call is fn and theirs._tf_trackable.call is keras_fn
+    x = data(4, 3)
+    np.testing.assert_allclose(np.asarray(fn(x)), np.asarray(keras_fn(x)), rtol=1e-6)
+    for archive, name in ((ours, "ours"), (theirs, "theirs")):
+        archive.write_out(str(tmp_path / name), tf.saved_model.SaveOptions(function_aliases={"alias": archive.call if archive is ours else keras_fn}))
+    assert_same_artifacts(tmp_path / "ours", tmp_path / "theirs", {"call": [x]})
+    aliased = tf.saved_model.load(str(tmp_path / "ours"), options=tf.saved_model.LoadOptions(experimental_load_function_aliases=True))
+    np.testing.assert_allclose(np.asarray(aliased.function_aliases["alias"](x)), predict(three_features, x), rtol=1e-5, atol=1e-6)
+
+
+def assert_same_artifacts(ours, theirs, calls):
+    """Both SavedModels have the same signatures, and give the same outputs."""
+    ours, theirs = reload(str(ours)), reload(str(theirs))
+    assert set(ours.signatures.keys()) == set(theirs.signatures.keys())
+    for name, args in calls.items():
+        np.testing.assert_allclose(
+            as_numpy(getattr(ours, name)(*args)), as_numpy(getattr(theirs, name)(*args)), rtol=1e-5, atol=1e-6
+        )
+
+
+def lookup_then(table, model_fn):
+    import tensorflow as tf
+
+    @tf.function()
+    def combined(x):
+        return model_fn(table.lookup(x))
+
+    return combined
+
+
+@needs_tensorflow
+def test_track_and_add_endpoint_feeds_a_traced_tf_function_as_in_keras(tmp_path, three_features):
+    import tensorflow as tf
+
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(["a", "b", "c"]), tf.constant([1.0, 2.0, 3.0])),
+        default_value=-1.0,
+    )
+    x = tf.constant([["c", "b", "a"], ["a", "a", "d"]])
+    for name, archive in (("ours", kerasexport.ExportArchive()), ("theirs", keras_archive())):
+        model_fn = archive.track_and_add_endpoint(
+            "model", three_features, input_signature=[tf.TensorSpec(shape=(None, 3), dtype=tf.float32)]
+        )
+        archive.track(table)
+
+        combined = lookup_then(table, model_fn)
+        combined(x)  # traced once: no input_signature needed
+        archive.add_endpoint("combined", combined)
+        archive.write_out(str(tmp_path / name))
+    assert_same_artifacts(tmp_path / "ours", tmp_path / "theirs", {"combined": [x], "model": [data(2, 3)]})
+    expected = predict(three_features, np.array([[3.0, 2.0, 1.0], [1.0, 1.0, -1.0]], "float32"))
+    loaded = reload(str(tmp_path / "ours"))
+    np.testing.assert_allclose(np.asarray(loaded.combined(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+@needs_archive
+def test_variable_collections_match_keras(tmp_path, three_features):
+    for name, archive in (("ours", kerasexport.ExportArchive()), ("theirs", keras_archive())):
+        archive.track(three_features)
+        archive.add_endpoint("call", three_features.call, [spec(None, 3)])
+        archive.add_variable_collection("my_vars", three_features.layers[0].weights)
+        assert len(archive._tf_trackable.my_vars) == 2
+        archive.write_out(str(tmp_path / name))
+    ours, theirs = reload(str(tmp_path / "ours")), reload(str(tmp_path / "theirs"))
+    assert [v.numpy().tolist() for v in ours.my_vars] == [v.numpy().tolist() for v in theirs.my_vars]
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="jax2tf options")
+def test_polymorphic_shapes_with_equal_unknown_dimensions(tmp_path):
+    class Square(keras.layers.Layer):
+        def call(self, x):
+            return keras.ops.matmul(x, x)
+
+    model = keras.Sequential([keras.Input((None, None)), Square()])
+    signature = [spec(None, None, None)]
+    archive = kerasexport.ExportArchive()
+    archive.track(model)
+    with pytest.raises(TypeError):  # automatic shapes make the two dimensions distinct
+        archive.add_endpoint("call", model.__call__, signature)
+    archive.add_endpoint("call", model.__call__, signature, jax2tf_kwargs={"polymorphic_shapes": ["(batch, a, a)"]})
+    report = archive.write_out(str(tmp_path / "model"))
+    assert list(report.verified) == ["call"]
+    x = data(3, 7, 7)
+    np.testing.assert_allclose(np.asarray(reload(str(tmp_path / "model")).call(x)), predict(model, x), rtol=1e-4, atol=1e-5)
+
+
+def fault(name):
+    """Do the faulty thing `name` with `archive` (ours or Keras's)."""
+    import tensorflow as tf
+
+    def run(archive, model):
+        if name == "repeated name":
+            archive.add_endpoint("call", model.__call__, [tf.TensorSpec((None, 3), tf.float32)])
+            archive.add_endpoint("call", model.__call__, [tf.TensorSpec((None, 3), tf.float32)])
+        elif name == "no endpoint":
+            archive.track(model)
+            archive.write_out("unused")
+        elif name == "invalid resource":
+            archive.track("model")
+        elif name == "unbuilt layer":
+            archive.track(keras.layers.Dense(2))
+        elif name == "no signature":
+            archive.add_endpoint("call", model.__call__)
+        elif name == "untraced tf.function":
+            archive.add_endpoint("call", tf.function(lambda x: model(x)))
+        elif name == "not a list of variables":
+            archive.add_variable_collection("v", model.weights[0])
+        elif name == "jax2tf options elsewhere":
+            archive.add_endpoint("call", model.__call__, [tf.TensorSpec((None, 3), tf.float32)], jax2tf_kwargs={})
+        elif name == "bogus platform":
+            archive.add_endpoint(
+                "call", lambda x: x, [tf.TensorSpec((None, 10), tf.float32)],
+                jax2tf_kwargs={"native_serialization": True, "native_serialization_platforms": ("cpu", "bogus")},
+            )
+    return run
+
+
+FAULTS = [
+    "repeated name", "no endpoint", "invalid resource", "unbuilt layer", "no signature",
+    "untraced tf.function", "not a list of variables",
+    "jax2tf options elsewhere" if BACKEND != "jax" else "bogus platform",
+]
+
+
+@needs_archive
+@pytest.mark.parametrize("name", FAULTS)
+def test_errors_come_where_keras_raises_them_and_are_of_its_class(name, three_features):
+    with pytest.raises(Exception) as keras_raised:
+        fault(name)(keras_archive(), three_features)
+    with pytest.raises(errors.KerasexportError) as ours:
+        fault(name)(kerasexport.ExportArchive(), three_features)
+    assert isinstance(ours.value, type(keras_raised.value)), (type(ours.value).__mro__, type(keras_raised.value))
+
+
+# PyTorch: built by the TensorFlow worker ----
+
+needs_torch = pytest.mark.skipif(BACKEND != "torch", reason="the PyTorch backend's cross-backend archive")
+
+
+@needs_torch
+def test_an_archive_on_pytorch_from_models_layers_and_their_calls(tmp_path, dropout_model):
+    import functools
+
+    norm = keras.layers.BatchNormalization()
+    norm(data(8, 4) * 3 + 1, training=True)  # moving statistics != defaults
+    archive = kerasexport.ExportArchive()
+    archive.track(dropout_model)
+    archive.add_endpoint("serve", dropout_model, [spec(None, 3)])
+    archive.add_endpoint("call_inference", dropout_model.call, [spec(None, 3)])
+    archive.add_endpoint("call_training", functools.partial(dropout_model.call, training=True), [spec(None, 3)])
+    archive.add_endpoint("normalize", norm.call, [spec(None, 4)])
+    archive.add_variable_collection("model_weights", dropout_model.weights)
+    assert len(archive.variables) == len(dropout_model.variables) + len(norm.variables)
+    report = archive.write_out(str(tmp_path / "model"))
+
+    assert report.route == "cross-backend"
+    assert list(report.verified) == ["serve", "call_inference", "normalize"]
+    assert list(report.unverified) == ["call_training"]
+    loaded = reload(str(tmp_path / "model"))
+    x, z = data(16, 3), data(5, 4)
+    expected = predict(dropout_model, x)
+    np.testing.assert_allclose(np.asarray(loaded.serve(x)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(call_serving_default(loaded, x)[0], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(loaded.normalize(z)), predict(norm, z), rtol=1e-5, atol=1e-6)
+    assert np.max(np.abs(np.asarray(loaded.call_training(x)) - expected)) > 1e-3  # dropout is on
+    want = [keras.ops.convert_to_numpy(w) for w in dropout_model.weights]
+    assert [v.numpy().tolist() for v in loaded.model_weights] == [w.tolist() for w in want]
+
+
+@needs_torch
+def test_pytorch_archives_refuse_arbitrary_functions_naming_the_endpoint(three_features):
+    archive = kerasexport.ExportArchive()
+    with pytest.raises(errors.EndpointError, match="Endpoint 'scaled': the function .*<lambda> is not supported on the PyTorch backend.*its `call` or `__call__`"):
+        archive.add_endpoint("scaled", lambda x: three_features(x) * 2, [spec(None, 3)])
+    assert archive.endpoints == []
+
+
+@needs_torch
+def test_pytorch_collections_hold_variables_of_tracked_models(three_features, dropout_model):
+    archive = kerasexport.ExportArchive()
+    archive.track(three_features)
+    with pytest.raises(errors.ArgumentError, match="belongs to no tracked model or layer"):
+        archive.add_variable_collection("other", dropout_model.weights)

@@ -43,3 +43,31 @@ def test_no_handler_no_output(tmp_path, small_model, capfd):
     kerasexport.export(small_model, target(tmp_path), format=native_format())
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_listen_hands_stages_to_a_callback_until_closed(tmp_path, small_model):
+    seen = []
+    listener = progress.listen(lambda stage, message: seen.append((stage, message)))
+    try:
+        report = kerasexport.export(small_model, target(tmp_path), format=native_format())
+    finally:
+        listener.close()
+    assert [stage for stage, _ in seen] == ["export", "verify", "done"]
+    assert seen[-1][1] == report.summary()
+    assert progress.LOGGER.handlers == [] and progress.LOGGER.level == logging.NOTSET
+    seen.clear()
+    kerasexport.export(small_model, str(tmp_path / "again"), format=native_format())
+    assert seen == []
+
+
+def test_a_failing_callback_does_not_fail_the_export(tmp_path, small_model, capfd):
+    def broken(stage, message):
+        raise RuntimeError("display broke")
+
+    listener = progress.listen(broken)
+    try:
+        report = kerasexport.export(small_model, target(tmp_path), format=native_format())
+    finally:
+        listener.close()
+    assert report.verified
+    assert "display broke" not in capfd.readouterr().err

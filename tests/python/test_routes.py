@@ -197,24 +197,10 @@ def cross_route_refusal(tmp_path, model, format="onnx", **options):
     return str(info.value)
 
 
-def test_an_unregistered_custom_class_cannot_take_the_cross_route(tmp_path):
-    message = cross_route_refusal(tmp_path, zoo.unregistered())
-    assert "zoo.UnregisteredMLP" in message
-    assert "can't take the cross-backend route" in message
-    assert "register_keras_serializable" in message
-
-
 def test_registered_functions_reach_the_worker(tmp_path):
     # zoo holds no custom class of this model: only its functions name it.
     report = kerasexport.export(zoo.with_functions(), str(tmp_path / "m.onnx"), format="onnx", route="cross-backend")
     assert report.verified and report.max_relative_error <= 1e-4
-
-
-def test_an_unregistered_function_cannot_take_the_cross_route(tmp_path):
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(zoo.unregistered_square)])
-    message = cross_route_refusal(tmp_path, model)
-    assert "uses the function zoo.unregistered_square, which is not registered" in message
-    assert "can't take the cross-backend route" in message
 
 
 def test_an_r_function_is_called_one_in_the_message(tmp_path):
@@ -225,27 +211,8 @@ def test_an_r_function_is_called_one_in_the_message(tmp_path):
     python_function.__module__ = "rpytools.call"
     model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(python_function)])
     message = cross_route_refusal(tmp_path, model)
-    assert re.search("layer 'lambda.*' uses an R function \\(passed through reticulate\\), which is not registered", message)
-
-
-def test_a_lambda_using_global_names_cannot_take_the_cross_route(tmp_path):
-    model = keras.Sequential([
-        keras.Input((3,)), keras.layers.Lambda(lambda t: keras.ops.square(t), name="squares"),
-    ])
-    message = cross_route_refusal(tmp_path, model, format="tf_saved_model")
-    assert "Lambda layer 'squares'" in message
-    assert "global name(s) keras" in message
-    assert "can't take the cross-backend route" in message
-
-
-def test_a_lambda_capturing_a_module_cannot_take_the_cross_route(tmp_path):
-    def make(ops, scale):
-        return lambda t: ops.square(t) * scale  # ops: a module, in a closure
-
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(make(keras.ops, 2.0), name="sq")])
-    message = cross_route_refusal(tmp_path, model)
-    assert "Lambda layer 'sq' wraps a Python lambda that uses the captured name(s) ops" in message
-    assert "scale" not in message.split("Keras saves")[0]  # a number survives saving
+    assert re.search("layer 'lambda.*' uses an R function \\(passed through reticulate\\)", message)
+    assert "R code runs only in this R session" in message
 
 
 def test_a_lambda_of_its_argument_only_takes_the_cross_route(tmp_path):

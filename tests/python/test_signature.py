@@ -77,6 +77,18 @@ def test_list_inputs_take_keras_wrapped_form():
     assert _shapes(signature.normalize(model, [[(None, 3), (None, 2)]])) == _shapes(specs)
 
 
+def test_a_dict_for_named_list_inputs_is_matched_by_name():
+    model = functional_list()
+    names = [t.name for t in model.inputs]
+    by_name = {names[1]: (None, 2), names[0]: (None, 3)}  # not in input order
+    assert _shapes(signature.normalize(model, by_name)) == _shapes(signature.normalize(model, [(None, 3), (None, 2)]))
+    assert _shapes(signature.normalize(model, [by_name])) == _shapes(signature.normalize(model, by_name))
+    with pytest.raises(errors.SignatureError, match=r"names \['a', 'zzz'\], but the model takes a list of 2 input\(s\) named"):
+        signature.normalize(model, {names[0]: (None, 3), "zzz": (None, 2)})
+    with pytest.raises(errors.SignatureError, match=r"has shape \(None, 2\)"):
+        signature.normalize(model, {names[0]: (None, 3), names[1]: (None, 7)})
+
+
 def test_dict_inputs_take_dtypes_from_the_model():
     model = functional_dict()
     specs = signature.normalize(model, {"a": (None, 3), "ids": (None, 5)})

@@ -110,3 +110,35 @@ def test_a_float32_model_is_not_told_about_half_precision(small_model):
     with pytest.raises(errors.VerificationError) as info:
         verify.check(small_model, lambda args: verify.model_outputs(small_model, args) * 1.01, specs)
     assert "float16" not in str(info.value)
+
+
+class Noisy(keras.layers.Layer):
+    """Random at inference, as in Keras's RNG export example."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = keras.random.SeedGenerator(1)
+
+    def call(self, x):
+        return x + keras.random.uniform(keras.ops.shape(x), seed=self.seed)
+
+
+def test_a_random_model_is_compared_by_shape_and_said_so():
+    model = keras.Sequential([keras.Input((3,)), Noisy()])
+    specs = signature.normalize(model, None)
+    rng = np.random.default_rng(0)
+
+    def artifact(args):
+        return rng.standard_normal(args[0].shape).astype("float32")
+
+    with pytest.warns(UserWarning, match="compared by count and shape only"):
+        assert np.isnan(verify.check(model, artifact, specs))
+    with pytest.raises(errors.VerificationError, match="shape"):
+        verify.check(model, lambda args: np.ones((7, 7), "float32"), specs)
+
+
+def test_a_deterministic_model_that_differs_is_still_refused():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    specs = signature.normalize(model, None)
+    with pytest.raises(errors.VerificationError, match="does not reproduce"):
+        verify.check(model, lambda args: np.zeros((args[0].shape[0], 2), "float32") + 5, specs)

@@ -106,6 +106,12 @@ test_that("print() shows endpoints, signatures and the serving_default", {
   expect_snapshot(print(export_archive()))
 })
 
+test_that("print() of an archive writes to standard output", {
+  expect_silent(output <- capture.output(print(export_archive())))
+  expect_identical(output[[1]], "<kerasexport_archive>")
+  expect_match(output, "Endpoints: none yet", all = FALSE)
+})
+
 # Keras's examples, written and reloaded ----
 
 np <- function() reticulate::import("numpy", convert = FALSE)
@@ -440,12 +446,53 @@ test_that("an existing target is a path error", {
   expect_error(write_out(archive, dir), class = "kerasexport_path_error")
 })
 
-test_that("the PyTorch backend is a route error that points to export_savedmodel()", {
+test_that("an archive on PyTorch is built by the TensorFlow worker and verified", {
   skip_unless_backend("torch")
+  model <- dropout_model()
+  path <- file.path(withr::local_tempdir(), "model")
+  expect_message(
+    export_archive() |>
+      track(model) |>
+      add_endpoint("serve", model, input_spec(c(NA, 3))) |>
+      add_endpoint("call_inference", model$call) |>
+      add_endpoint("call_training", model$call, input_spec(c(NA, 3)), training = TRUE) |>
+      add_variable_collection("model_weights", model$weights) |>
+      write_out(path),
+    "by the cross-backend route; verified serve, call_inference.*not verified: call_training",
+    class = "kerasexport_archive_message"
+  )
+  loaded <- reload(path)
+  x <- features(16, 3)
+  expected <- model_predict(model, x)
+  expect_lt(relative_error(endpoint_output(loaded, "serve", as_float32(x)), expected), 1e-5)
+  expect_lt(relative_error(endpoint_output(loaded, "call_inference", as_float32(x)), expected), 1e-5)
+  expect_lt(relative_error(serving_default_output(loaded, x), expected), 1e-5)
+  expect_gt(max(abs(endpoint_output(loaded, "call_training", as_float32(x)) - expected)), 1e-3)
+  expect_length(loaded$model_weights, length(model$weights))
+})
+
+test_that("on PyTorch an R function endpoint is an endpoint error naming it", {
+  skip_unless_backend("torch")
+  model <- small_model(3L)
   dir <- withr::local_tempdir()
-  archive <- export_archive() |> add_endpoint("serve", small_model(3L))
-  expect_error(write_out(archive, file.path(dir, "model")), "export_savedmodel", class = "kerasexport_route_error")
+  archive <- export_archive() |> add_endpoint("scaled", \(x) model(x) * 2, c(NA, 3))
+  expect_error(
+    write_out(archive, file.path(dir, "model")),
+    "Endpoint 'scaled': an R function is not supported on the PyTorch backend",
+    class = "kerasexport_endpoint_error"
+  )
   expect_identical(list.files(dir, all.files = TRUE, no.. = TRUE), character())
+})
+
+test_that("training = applies to a model or its call method only", {
+  expect_error(
+    add_endpoint(export_archive(), "serve", \(x) x, c(NA, 3), training = TRUE),
+    class = "kerasexport_option_error"
+  )
+  expect_error(
+    add_endpoint(export_archive(), "serve", \(x) x, c(NA, 3), training = "yes"),
+    class = "kerasexport_argument_error"
+  )
 })
 
 test_that("print() names tracked models and model endpoints", {

@@ -34,9 +34,22 @@ test_that("print() shows format, size, endpoints, inputs and outputs", {
 
 test_that("print() returns the artifact invisibly", {
   artifact <- fake_artifact()
-  result <- withVisible(suppressMessages(print(artifact)))
+  capture.output(result <- withVisible(print(artifact)))
   expect_false(result$visible)
   expect_identical(result$value, artifact)
+})
+
+test_that("print() writes to standard output, not to the message stream", {
+  artifact <- fake_artifact()
+  expect_output(print(artifact), "Endpoint \"serving_default\"")
+  expect_silent(output <- capture.output(print(artifact)))
+  expect_identical(output[[1]], "<kerasexport_artifact>")
+  expect_match(output, "Input b: int8 \\(NA, 3\\)", all = FALSE)
+  sunk <- withr::local_tempfile()
+  sink(sunk)
+  print(artifact)
+  sink()
+  expect_identical(readLines(sunk), output)
 })
 
 test_that("shapes keep NA for dynamic dimensions and NULL for unknown rank", {
@@ -253,7 +266,7 @@ test_that("print() of a loaded SavedModel lists serve and serving_default", {
   expect_identical(artifact$endpoints$serving_default$same_as, "serve")
   expect_identical(artifact$endpoints$serve$inputs[[2]], list(name = "b", dtype = "int32", shape = c(NA, 3L)))
   withr::local_options(cli.width = 200) # one line per endpoint
-  output <- cli::cli_fmt(print(artifact))
+  output <- capture.output(print(artifact))
   expect_match(output, "Endpoint \"serving_default\" \\(same as \"serve\", serving default, used by `predict\\(\\)`\\)", all = FALSE)
   expect_match(output, "Input b: int32 \\(NA, 3\\)", all = FALSE)
 })

@@ -97,6 +97,20 @@ test_that("an existing target is a path error and stays untouched", {
   expect_identical(readLines(file.path(target, "marker.txt")), "keep me")
 })
 
+test_that("the existing-target error says how to overwrite, in R terms", {
+  withr::local_dir(withr::local_tempdir())
+  dir.create("model")
+  writeLines("old", "model.onnx")
+  expect_snapshot(kerasexport:::check_target_free("model", "tf_saved_model", overwrite = FALSE), error = TRUE)
+  expect_error(
+    kerasexport:::check_target_free("model.onnx", "onnx", overwrite = FALSE),
+    class = "kerasexport_path_error", regexp = "overwrite = TRUE"
+  )
+  # The wrong kind is left to Python, which says so.
+  expect_null(kerasexport:::check_target_free("model.onnx", "tf_saved_model", overwrite = FALSE))
+  expect_null(kerasexport:::check_target_free("model", "tf_saved_model", overwrite = TRUE))
+})
+
 # The examples of keras3's `?export_savedmodel`, verbatim, in fresh directories.
 test_that("the SavedModel example runs as documented, creating path/to", {
   skip_if_no_keras()

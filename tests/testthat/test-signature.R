@@ -34,6 +34,11 @@ test_that("input_spec() prints its shape, dtype and name", {
   expect_snapshot(print(input_spec(c(NA, 20), dtype = "int32", name = "tokens")))
 })
 
+test_that("input_spec() prints to standard output", {
+  expect_silent(output <- capture.output(print(input_spec(c(NA, 4)))))
+  expect_identical(output, "<input_spec> shape (NA, 4), dtype float32")
+})
+
 # conversion to Python, checked on the Python side ----
 
 py_spec_of <- function(x) {
@@ -115,6 +120,38 @@ test_that("an unnamed list describes positional inputs in order", {
     received_signature(list_model(), list(c(NA, 3), c(NA, 5))),
     list("(None, 3) float32", "(None, 5) float32")
   )
+})
+
+test_that("a named list for a model taking a list of named inputs matches them by name", {
+  skip_if_no_keras()
+  expect_identical(
+    received_signature(list_model(), list(b = c(NA, 5), a = c(NA, 3))),
+    list("(None, 3) float32", "(None, 5) float32")
+  )
+  expect_error(
+    export_savedmodel(list_model(), withr::local_tempfile(fileext = ".onnx"), format = "onnx",
+                      input_signature = list(b = c(NA, 5), z = c(NA, 3))),
+    "named \\['a', 'b'\\]",
+    class = "kerasexport_signature_error"
+  )
+})
+
+test_that("a list-input model exports with a named-list signature and matches the model", {
+  skip_if_no_keras()
+  model <- list_model()
+  target <- withr::local_tempfile(fileext = ".onnx")
+  suppressMessages(export_savedmodel(
+    model, target, format = "onnx", input_signature = list(b = c(NA, 5), a = input_spec(c(NA, 3)))
+  ))
+  artifact <- load_artifact(target)
+  a <- matrix(seq(-1, 1, length.out = 6), 2, 3)
+  b <- matrix(seq(1, -1, length.out = 10), 2, 5)
+  np <- reticulate::import("numpy", convert = FALSE)
+  keras <- reticulate::import("keras", convert = FALSE)
+  expected <- reticulate::py_to_r(keras$ops$convert_to_numpy(
+    model(list(np$asarray(a, dtype = "float32"), np$asarray(b, dtype = "float32")))
+  ))
+  expect_lt(relative_error(predict(artifact, list(a = a, b = b)), expected), 1e-5)
 })
 
 test_that("a named list describes dict inputs; int inputs stay int", {

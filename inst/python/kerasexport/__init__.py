@@ -14,4 +14,14 @@ from kerasexport.report import ExportReport  # noqa: E402
 from kerasexport.signature import spec  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["export", "load", "spec", "Artifact", "ExportArchive", "ArchiveReport", "ExportReport", "errors"]
+__all__ = ["export", "load", "spec", "serve", "Server", "Artifact", "ExportArchive", "ArchiveReport",
+           "ExportReport", "errors"]
+
+
+def __getattr__(name):
+    # The server's packages (starlette, uvicorn...) load on first use only.
+    if name in ("serve", "Server"):
+        from kerasexport import serving
+
+        return getattr(serving, name)
+    raise AttributeError(f"module 'kerasexport' has no attribute {name!r}")

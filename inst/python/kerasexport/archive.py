@@ -1,14 +1,15 @@
 """Several named endpoints in one verified SavedModel: `ExportArchive`.
 
-`ExportArchive` has the verbs of Keras's `keras.export.ExportArchive`
-(`track`, `add_endpoint`, `add_variable_collection`, `write_out`) and the
-guarantees of `kerasexport.export()`: the SavedModel is written beside its
+`ExportArchive` is a drop-in for Keras's `keras.export.ExportArchive`: the
+same methods and properties (`track`, `add_endpoint`,
+`track_and_add_endpoint`, `add_variable_collection`, `write_out`,
+`variables`, `trainable_variables`, `non_trainable_variables`), the same
+return values (`add_endpoint` returns the endpoint's `tf.function`), the
+endpoints as attributes of the archive, and errors where Keras raises them,
+of classes that are also the built-in exceptions Keras raises. Added: the
+guarantees of `kerasexport.export()`. The SavedModel is written beside its
 target, reloaded with `tf.saved_model.load`, checked, and only then renamed
-into place. A failure leaves the target as it was.
-
-The verbs only record (and check) what they are given; `write_out()` builds a
-fresh Keras archive from the record and writes it. So an `ExportArchive` can
-be written again, and a failed `write_out()` leaves it usable.
+into place; a failure leaves the target as it was.
 
 Which endpoints are verified. An endpoint has a *reference model* when
 
@@ -23,12 +24,17 @@ Each endpoint with a reference model is run, reloaded, on generated inputs
 Other endpoints (a training-mode pass, arbitrary functions) are written but
 not compared; the report lists them with the reason.
 
-Backends: TensorFlow and JAX. Keras's archive on the PyTorch backend needs
-`torch_xla` and supports neither `track()` nor `add_endpoint()`, so
-`ExportArchive()` raises `RouteError` there.
+Backends. On TensorFlow and JAX the archive holds a Keras archive of that
+backend and hands it each call as it comes. On PyTorch, where Keras's
+archive needs `torch_xla`, the archive records tracked models and layers and
+endpoints built from them (the model or layer itself, its `call` or
+`__call__`, with ``training=`` true or false), and `write_out()` builds the
+SavedModel in a TensorFlow worker process (the cross-backend route, see
+`archive_cross`), then verifies it here against the PyTorch model.
 """
 
 import dataclasses
+import functools
 import inspect
 import keyword
 import os
@@ -44,9 +50,9 @@ from kerasexport import verify as verify_lib
 
 DEFAULT_ENDPOINT_NAME = "serve"
 SERVING_DEFAULT = "serving_default"
-BACKENDS = ("tensorflow", "jax")
+BACKENDS = ("tensorflow", "jax", "torch")
 # Options Keras's `add_endpoint()` takes, per backend.
-ENDPOINT_OPTIONS = {"tensorflow": (), "jax": ("is_static", "jax2tf_kwargs")}
+ENDPOINT_OPTIONS = {"tensorflow": (), "jax": ("is_static", "jax2tf_kwargs"), "torch": ()}
 # Attributes a reloaded SavedModel already has: names that would shadow them.
 RESERVED_NAMES = frozenset({
     "variables", "trainable_variables", "non_trainable_variables",
@@ -56,6 +62,14 @@ RESERVED_NAMES = frozenset({
 NOT_A_MODEL_CALL = (
     "fn is not a Keras model nor its call method; pass reference=model to "
     "compare it with a model in inference mode"
+)
+TRAINING_MODE = "a training-mode pass (training=True) need not reproduce the model in inference mode"
+_TORCH_ENDPOINTS = (
+    "On the PyTorch backend an endpoint is a tracked Keras model or layer: "
+    "the model or layer itself, its `call` or `__call__` method, or "
+    "functools.partial(model.call, training=True) (R: add_endpoint(..., "
+    "training = TRUE)); the archive is built from them by the TensorFlow "
+    "backend in a worker process."
 )
 
 
@@ -73,6 +87,8 @@ class ArchiveReport:
         unverified: `dict` from endpoint name to why it was not compared.
         rtol: the tolerance verified endpoints were held to.
         seconds: wall time of the whole write.
+        route: `"native"` (Keras's archive in this process) or
+            `"cross-backend"` (built in a TensorFlow worker, PyTorch).
     """
 
     path: str
@@ -84,6 +100,7 @@ class ArchiveReport:
     unverified: dict
     rtol: float
     seconds: float
+    route: str = "native"
 
     def summary(self):
         """One line: endpoints, which were verified, and time."""
@@ -97,10 +114,11 @@ class ArchiveReport:
             checked = "no endpoint verified"
         if self.unverified:
             checked += f"; not verified: {', '.join(self.unverified)}"
+        route = " by the cross-backend route" if self.route != "native" else ""
         return (
             f"Wrote a SavedModel with {len(self.endpoints)} endpoint(s) "
             f"({', '.join(self.endpoints)}; serving_default: "
-            f"{self.serving_default}) from the {self.backend} backend; "
+            f"{self.serving_default}) from the {self.backend} backend{route}; "
             f"{checked}; {self.seconds:.1f}s."
         )
 
@@ -108,14 +126,35 @@ class ArchiveReport:
 
 
 @dataclasses.dataclass
-class _Endpoint:
+class Endpoint:
+    """What `add_endpoint()` was given, and what verification needs.
+
+    Attributes:
+        name: the endpoint's name.
+        fn: the callable given (what Keras's archive receives).
+        specs: Keras's positional form of the signature, or `None` for a
+            traced `tf.function`.
+        options: Keras's options (`is_static`, `jax2tf_kwargs`).
+        reference: the Keras model/layer it reproduces, or `None`.
+        verify_specs: the signature verification generates inputs from.
+        reason: why there is no reference (`""` when there is one).
+        function: what `add_endpoint()` returned (Keras's `tf.function`).
+        owner: the Keras layer `fn` belongs to, or `None`.
+        method: `"__call__"` or `"call"` (which method of `owner`), or `None`.
+        training: `True`/`False` when `fn` fixes `training=`, else `None`.
+    """
+
     name: str
-    fn: object  # what Keras's add_endpoint() receives
-    specs: object  # Keras's positional form, or None for a traced tf.function
+    fn: object
+    specs: object
     options: dict
-    reference: object  # a Keras model/layer, or None
-    verify_specs: object  # the signature verification generates inputs from
-    reason: str  # why there is no reference ("" when there is one)
+    reference: object
+    verify_specs: object
+    reason: str
+    function: object = None
+    owner: object = None
+    method: object = None
+    training: object = None
 
 
 class ExportArchive:
@@ -144,22 +183,68 @@ class ExportArchive:
         if backend not in BACKENDS:
             raise errors.RouteError(
                 f"ExportArchive cannot write SavedModels on the {backend} "
-                "backend: Keras's archive there needs torch_xla and supports "
-                "neither track() nor add_endpoint(). For one `serve` endpoint "
-                "use kerasexport.export() (R: export_savedmodel()). For "
-                "several endpoints, save the model (`model.save('m.keras')`) "
-                "and build the archive in a process with KERAS_BACKEND set to "
-                "tensorflow or jax."
+                f"backend. Backends: {', '.join(BACKENDS)}."
             )
         self._backend = backend
+        # Keras's own archive, fed as calls come (TensorFlow, JAX); on
+        # PyTorch the record below is all there is until write_out().
+        self._keras = None if backend == "torch" else keras.export.ExportArchive()
         self._tracked = []
         self._endpoints = {}
-        self._collections = {}
+        self._collections = {}  # as Keras's archive holds them (tf.Variables on JAX)
+        self._collection_sources = {}  # as given
+        self._rebuild_before_writing = False
+
+    # Keras's properties ------------------------------------------------------
 
     @property
     def endpoints(self):
         """Endpoint names, in the order they were added."""
         return list(self._endpoints)
+
+    @property
+    def variables(self):
+        """The variables of the tracked models and layers (Keras's property)."""
+        if self._keras is not None:
+            return self._keras.variables
+        return [v for r in self._tracked if hasattr(r, "variables") for v in r.variables]
+
+    @property
+    def trainable_variables(self):
+        """The trainable variables of the tracked models and layers."""
+        if self._keras is not None:
+            return self._keras.trainable_variables
+        return [v for r in self._tracked if hasattr(r, "variables") for v in r.trainable_variables]
+
+    @property
+    def non_trainable_variables(self):
+        """The non-trainable variables of the tracked models and layers."""
+        if self._keras is not None:
+            return self._keras.non_trainable_variables
+        return [v for r in self._tracked if hasattr(r, "variables") for v in r.non_trainable_variables]
+
+    @property
+    def _tf_trackable(self):
+        # Keras's archive keeps endpoints and collections here; Keras's own
+        # tests read it.
+        if self._keras is None:
+            raise AttributeError("_tf_trackable: the PyTorch backend builds it in the worker process")
+        return self._keras._tf_trackable
+
+    def __getattr__(self, name):
+        """An endpoint's function, or a variable collection, by name (as in Keras)."""
+        endpoints = self.__dict__.get("_endpoints", {})
+        if name in endpoints:
+            return endpoints[name].function
+        collections = self.__dict__.get("_collections", {})
+        if name in collections:
+            return collections[name]
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r} "
+            f"(endpoints: {list(endpoints)}; variable collections: {list(collections)})"
+        )
+
+    # Keras's methods -----------------------------------------------------------
 
     def track(self, resource):
         """Track a model or layer (its variables and lookup tables).
@@ -173,10 +258,11 @@ class ExportArchive:
                 `Trackable` (e.g. a lookup table).
 
         Returns:
-            This archive, so calls can be chained.
+            This archive (Keras's returns `None`).
 
         Raises:
-            ModelError: if `resource` is an unbuilt layer or not trackable.
+            ModelError: if `resource` is an unbuilt layer or not trackable
+                (also a `ValueError`, as Keras raises).
         """
         import keras
 
@@ -184,21 +270,34 @@ class ExportArchive:
             if not resource.built:
                 raise errors.ModelError(
                     f"The {type(resource).__name__} {resource.name!r} has not "
-                    "been built, so it has no variables to track. Call it on "
-                    "data once or build it (`model.build(shape)`) first."
+                    "been built, so it has no variables to track: it must be "
+                    "built before export. Call it on data once or build it "
+                    "(`model.build(shape)`) first."
                 )
         elif not _is_trackable(resource):
             raise errors.ModelError(
-                "track() takes a Keras model or layer, or a TensorFlow "
-                f"trackable resource; received an object of type "
-                f"{type(resource).__module__}.{type(resource).__name__}."
+                "Invalid resource type: track() takes a Keras model or layer, "
+                "or a TensorFlow trackable resource; received an object of "
+                f"type {type(resource).__module__}.{type(resource).__name__}."
+            )
+        elif self._keras is None:
+            raise errors.ModelError(
+                "On the PyTorch backend the archive tracks Keras models and "
+                "layers only (it is built by the TensorFlow backend in a "
+                "worker process, where a TensorFlow resource of this process "
+                f"cannot go); received a {type(resource).__name__}."
             )
         if not any(resource is seen for seen in self._tracked):
             self._tracked.append(resource)
+            if self._keras is not None:
+                self._keras.track(resource)
+                # On JAX an endpoint binds the variables tracked when it was
+                # added; one tracked later breaks it when it is saved.
+                self._rebuild_before_writing |= self._backend == "jax" and bool(self._endpoints)
         return self
 
     def add_endpoint(self, name, fn, input_signature=None, *, reference=None, **kwargs):
-        """Record a named endpoint.
+        """Add a named endpoint; returns its function, as Keras's does.
 
         Args:
             name: `str`. A Python identifier: the reloaded artifact exposes
@@ -211,7 +310,7 @@ class ExportArchive:
                 inputs), a single spec for one argument, or a dict for one
                 dict argument. Leaves are shapes, `keras.InputSpec`,
                 `tf.TensorSpec`, `KerasTensor` or arrays. May be `None` when
-                `fn` is a built model or its call method (inferred) or a
+                `fn` is a built model or layer (inferred from it) or a
                 `tf.function` called at least once. Defaults to `None`.
             reference: a Keras model that `fn(*args)` reproduces in inference
                 mode; the endpoint is then verified against it. Inferred
@@ -221,11 +320,15 @@ class ExportArchive:
                 `jax2tf_kwargs` on the JAX backend.
 
         Returns:
-            This archive, so calls can be chained.
+            The endpoint's `tf.function` (TensorFlow, JAX), as Keras's
+            `add_endpoint()` returns it; on PyTorch, `fn`. The archive also
+            has it as the attribute `name`.
 
         Raises:
-            EndpointError: for a repeated, reserved or malformed name, or a
-                `fn` that is not callable.
+            EndpointError: for a repeated, reserved or malformed name, a
+                `fn` that is not callable or cannot be traced (also of the
+                tracing error's own class), or, on PyTorch, a `fn` not built
+                from a Keras model or layer.
             SignatureError: for a malformed signature, or none when one is
                 needed.
             OptionError: for options that do not apply to this backend.
@@ -247,20 +350,45 @@ class ExportArchive:
                 f"{type(fn).__name__}."
             )
         self._check_options(kwargs)
-        model, fn = _model_behind(fn)
+        owner, method, training, fn = _model_behind(fn)
+        if self._keras is None and owner is None:
+            raise errors.EndpointError(
+                f"Endpoint {name!r}: {_describe_fn(fn)} is not supported on the "
+                f"PyTorch backend. {_TORCH_ENDPOINTS}"
+            )
+        model = owner if training is not True else None
         if reference is not None:
             _check_reference(reference)
             model = reference
-        specs = _endpoint_signature(name, fn, input_signature, model)
+        specs = _endpoint_signature(name, fn, input_signature, owner if method == "object" else None, model)
         verify_specs = specs if specs is not None else _traced_specs(fn)
-        if model is not None:
-            self.track(model)
-        self._endpoints[name] = _Endpoint(
+        if owner is not None:
+            self.track(owner)
+        endpoint = Endpoint(
             name=name, fn=fn, specs=specs, options=dict(kwargs),
             reference=model, verify_specs=verify_specs,
-            reason="" if model is not None else NOT_A_MODEL_CALL,
+            reason="" if model is not None else (TRAINING_MODE if training else NOT_A_MODEL_CALL),
+            owner=owner, method=method, training=training,
         )
-        return self
+        endpoint.function = self._add_to_keras(endpoint) if self._keras is not None else fn
+        self._endpoints[name] = endpoint
+        return endpoint.function
+
+    def track_and_add_endpoint(self, name, resource, input_signature=None, **kwargs):
+        """Track `resource` and add it as endpoint `name` (Keras's shortcut).
+
+        Args:
+            name: `str`, the endpoint's name.
+            resource: a built Keras model or layer.
+            input_signature: as for `add_endpoint`; `None` infers it from
+                `resource`. Defaults to `None`.
+            **kwargs: as for `add_endpoint`.
+
+        Returns:
+            The endpoint's function, as `add_endpoint` returns it.
+        """
+        self.track(resource)
+        return self.add_endpoint(name, resource, input_signature, **kwargs)
 
     def add_variable_collection(self, name, variables):
         """Record variables to expose as attribute `name` after reloading.
@@ -268,14 +396,16 @@ class ExportArchive:
         Args:
             name: `str`. A Python identifier, unused by endpoints.
             variables: a list, tuple or set of `keras.Variable` (or
-                `tf.Variable`) objects, e.g. `model.weights`.
+                `tf.Variable`) objects, e.g. `model.weights`. On PyTorch,
+                variables of tracked models and layers.
 
         Returns:
-            This archive, so calls can be chained.
+            This archive.
 
         Raises:
             EndpointError: for a repeated, reserved or malformed name.
-            ArgumentError: when `variables` is not a collection of variables.
+            ArgumentError: when `variables` is not a collection of variables
+                (also a `ValueError`, as Keras raises).
         """
         import keras
 
@@ -296,6 +426,14 @@ class ExportArchive:
                 f"`variables` of collection {name!r} must hold only Keras or "
                 f"TensorFlow variables; it also holds: {', '.join(wrong)}."
             )
+        self._collection_sources[name] = variables
+        if self._keras is not None:
+            self._keras.add_variable_collection(name, variables)
+            variables = getattr(self._keras._tf_trackable, name)
+        else:
+            from kerasexport import archive_cross
+
+            archive_cross.locate_variables(name, variables, self._tracked)
         self._collections[name] = variables
         return self
 
@@ -308,8 +446,8 @@ class ExportArchive:
 
         Args:
             filepath: `str` or path-like: the SavedModel directory to create.
-            options: a `tf.saved_model.SaveOptions`, or `None`. Defaults to
-                `None`.
+            options: a `tf.saved_model.SaveOptions`, or `None` (not on
+                PyTorch). Defaults to `None`.
             verbose: `bool` or `None`. Let Keras print the endpoints. Defaults
                 to `None` (quiet).
             overwrite: `bool`. Replace an existing artifact (the old one stays
@@ -323,26 +461,36 @@ class ExportArchive:
             An `ArchiveReport`.
 
         Raises:
-            EndpointError: when no endpoint was added, or one cannot be
-                traced.
+            EndpointError: when no endpoint was added.
             PathError: when `filepath` cannot be written.
+            RouteError: on PyTorch, when the worker cannot build it.
             VerificationError: when an endpoint does not reproduce its
                 reference model, or is missing from the reloaded artifact.
         """
         started = time.perf_counter()
         if not self._endpoints:
             raise errors.EndpointError(
-                "The archive has no endpoint, so there is nothing to serve. "
-                "Add one with add_endpoint() before write_out()."
+                "No endpoints have been set yet, so the archive has no "
+                "endpoint to serve. Add one with add_endpoint() before write_out()."
             )
         target = os.path.abspath(os.fspath(filepath))
         atomic.check_target(target, overwrite, True)
-        # Tracing (in _build) and writing are where JAX records source paths
-        # and the converters print; both stay quiet and path-free.
+        if self._keras is None and options is not None:
+            raise errors.OptionError(
+                "`options` (tf.saved_model.SaveOptions) cannot reach the "
+                "worker process that writes the archive on the PyTorch backend; "
+                "leave it unset."
+            )
         with quiet.quiet(verbose), scrub.source_paths_hidden(self._backend):
-            keras_archive = self._build()
+            if self._rebuild_before_writing:
+                self._rebuild()
             with atomic.staged(target) as stage:
-                keras_archive.write_out(stage.path, options=options, verbose=bool(verbose))
+                if self._keras is not None:
+                    self._keras.write_out(stage.path, options=options, verbose=bool(verbose))
+                else:
+                    from kerasexport import archive_cross
+
+                    archive_cross.write(self, stage.path, verbose)
                 verified, unverified = self._check_artifact(stage.path, verify, rtol)
                 stage.commit(announce=bool(verbose))
 
@@ -352,37 +500,56 @@ class ExportArchive:
             variable_collections=tuple(self._collections),
             verified=verified, unverified=unverified, rtol=rtol,
             seconds=time.perf_counter() - started,
+            route="native" if self._keras is not None else "cross-backend",
         )
+
+    def write_unchecked(self, path, verbose=None):
+        """Write Keras's archive to `path` as it is: no staging, no check.
+
+        For the worker process of the PyTorch backend's archives, which
+        writes into the staging directory its parent verifies.
+        """
+        self._keras.write_out(path, verbose=bool(verbose))
 
     # Building and checking ------------------------------------------------
 
-    def _build(self):
-        """A fresh Keras ExportArchive holding everything recorded."""
-        import keras
-
-        archive = keras.export.ExportArchive()
-        for resource in self._tracked:
-            archive.track(resource)
-        for endpoint in self._endpoints.values():
-            fn = endpoint.fn
-            if endpoint.reference is not None and endpoint.specs is not None:
-                fn = _in_inference_mode(fn)
+    def _add_to_keras(self, endpoint):
+        """Add `endpoint` to Keras's archive and trace it; Keras's function."""
+        fn = endpoint.fn
+        if endpoint.reference is not None and endpoint.specs is not None and endpoint.training is None:
+            fn = _in_inference_mode(fn)
+        with quiet.quiet(None), scrub.source_paths_hidden(self._backend):
             try:
-                decorated = archive.add_endpoint(
-                    endpoint.name, fn, endpoint.specs, **endpoint.options
-                )
+                function = self._keras.add_endpoint(endpoint.name, fn, endpoint.specs, **endpoint.options)
                 if endpoint.specs is not None:
-                    decorated.get_concrete_function()  # trace now, name the culprit
+                    function.get_concrete_function()  # trace now, name the culprit
             except errors.KerasexportError:
                 raise
             except Exception as exc:
-                raise errors.EndpointError(
-                    f"Endpoint {endpoint.name!r} could not be traced with its "
+                _forget_endpoint(self._keras, endpoint.name)
+                raise errors.endpoint_error_like(
+                    exc, f"Endpoint {endpoint.name!r} could not be traced with its "
                     f"input signature: {type(exc).__name__}: {exc}"
                 ) from exc
-        for name, variables in self._collections.items():
-            archive.add_variable_collection(name, variables)
-        return archive
+        return function
+
+    def _rebuild(self):
+        """A fresh Keras archive: everything tracked first, then the endpoints.
+
+        Functions returned by earlier `add_endpoint()` calls keep working
+        for their callers; the archive's attributes name the new ones.
+        """
+        import keras
+
+        self._keras = keras.export.ExportArchive()
+        for resource in self._tracked:
+            self._keras.track(resource)
+        for endpoint in self._endpoints.values():
+            endpoint.function = self._add_to_keras(endpoint)
+        for name, variables in self._collection_sources.items():
+            self._keras.add_variable_collection(name, variables)
+            self._collections[name] = getattr(self._keras._tf_trackable, name)
+        self._rebuild_before_writing = False
 
     def _check_artifact(self, path, verify, rtol):
         """Reload the SavedModel; compare endpoints with a reference model."""
@@ -444,8 +611,8 @@ class ExportArchive:
             )
         if name in self._endpoints:
             raise errors.EndpointError(
-                f"Endpoint {name!r} is already defined. Endpoints so far: "
-                f"{list(self._endpoints)}. Choose another name."
+                f"Endpoint {name!r} is already defined (the name is already "
+                f"taken). Endpoints so far: {list(self._endpoints)}. Choose another name."
             )
         if name in self._collections:
             raise errors.EndpointError(
@@ -464,20 +631,51 @@ class ExportArchive:
             )
 
 
-def _model_behind(fn):
-    """(model, fn): the Keras layer behind `fn`, and the callable to export.
+def _forget_endpoint(keras_archive, name):
+    """Undo Keras's record of an endpoint that failed to trace."""
+    if name in getattr(keras_archive, "_endpoint_names", []):
+        keras_archive._endpoint_names.remove(name)
+    getattr(keras_archive, "_endpoint_signatures", {}).pop(name, None)
+    if hasattr(keras_archive._tf_trackable, name):
+        delattr(keras_archive._tf_trackable, name)
 
-    A layer itself is exported through its `__call__`, as Keras's
-    `track_and_add_endpoint()` does.
+
+def _model_behind(fn):
+    """(owner, method, training, fn): the Keras layer behind `fn`, and the callable to export.
+
+    `method` is `"object"` when `fn` is the layer itself (exported through
+    its `__call__`, as Keras's `track_and_add_endpoint()` does), `"call"` or
+    `"__call__"` for its bound methods, and `training` the value a
+    ``functools.partial(..., training=...)`` of one of them fixes. For any
+    other callable: ``(None, None, None, fn)``.
     """
     import keras
 
-    if isinstance(fn, keras.layers.Layer):
-        return fn, fn.__call__
-    owner = getattr(fn, "__self__", None)
-    if isinstance(owner, keras.layers.Layer) and getattr(fn, "__name__", None) in ("call", "__call__"):
-        return owner, fn
-    return None, fn
+    training = None
+    inner = fn
+    if isinstance(fn, functools.partial) and not fn.args and set(fn.keywords) == {"training"}:
+        if isinstance(fn.keywords["training"], bool):
+            inner, training = fn.func, fn.keywords["training"]
+    if isinstance(inner, keras.layers.Layer):
+        if training is None:
+            return inner, "object", None, inner.__call__
+        return inner, "__call__", training, fn
+    owner = getattr(inner, "__self__", None)
+    method = getattr(inner, "__name__", None)
+    if isinstance(owner, keras.layers.Layer) and method in ("call", "__call__"):
+        return owner, method, training, fn
+    return None, None, None, fn
+
+
+def _describe_fn(fn):
+    if _is_tf_function(fn):
+        return "a tf.function"
+    from kerasexport import custom_code
+
+    if custom_code.is_r_function(fn):
+        return "an R function"
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    return f"the function {name}"
 
 
 def _in_inference_mode(fn):
@@ -515,25 +713,36 @@ def _check_reference(reference):
         )
 
 
-def _endpoint_signature(name, fn, input_signature, model):
-    """Keras's positional form of `input_signature`, or None (tf.function)."""
+def _endpoint_signature(name, fn, input_signature, inferable, model):
+    """Keras's positional form of `input_signature`, or None (tf.function).
+
+    Args:
+        name: the endpoint's name, for messages.
+        fn: the callable to export.
+        input_signature: what the user gave, or `None`.
+        inferable: the Keras layer `fn` is (the signature may be inferred
+            from it), or `None`.
+        model: the layer whose inputs the signature must fit, or `None`.
+    """
     if input_signature is None:
         if _is_tf_function(fn):
             if not fn._list_all_concrete_functions():
                 raise errors.SignatureError(
                     f"Endpoint {name!r}: the tf.function has never been "
-                    "called, so its input shapes are unknown. Call it once "
-                    "on example inputs, or pass `input_signature`."
+                    "called, so its input shapes are unknown: you must either "
+                    "provide a function that has been called at least once "
+                    "(call it on example inputs), or pass `input_signature`."
                 )
             return None
-        if model is not None:
-            return signature_lib.normalize(model, None)
+        if inferable is not None:
+            return signature_lib.normalize(inferable, None)
         raise errors.SignatureError(
             f"Endpoint {name!r} needs an `input_signature`: its function is "
-            "neither a Keras model (or its call method) nor a traced "
-            "tf.function, so the shapes and dtypes of its inputs are unknown. "
-            "Pass e.g. [keras.InputSpec(shape=(None, 3), dtype='float32')] "
-            "(R: input_spec(c(NA, 3)))."
+            "not a traced tf.function, so the shapes and dtypes of its inputs "
+            "are unknown, and you must provide an `input_signature`, e.g. "
+            "[keras.InputSpec(shape=(None, 3), dtype='float32')] (R: "
+            "input_spec(c(NA, 3))). To infer it from a model, pass the model "
+            "itself as `fn`."
         )
     if model is not None:
         return signature_lib.normalize(model, input_signature)

@@ -2,6 +2,10 @@
 
 Every exception carries a ``kind``; the R package turns it into the condition
 class ``kerasexport_<kind>_error`` so R and Python users catch the same cases.
+
+Errors about what the caller passed (model, signature, option, argument) are
+both `ValueError` and `TypeError`: Keras raises one or the other for the same
+faults, and code written against Keras catches what Keras raises.
 """
 
 
@@ -11,13 +15,13 @@ class KerasexportError(Exception):
     kind = "generic"
 
 
-class ModelError(KerasexportError, TypeError):
+class ModelError(KerasexportError, TypeError, ValueError):
     """The object is not a Keras model, or the model cannot be used as is."""
 
     kind = "model"
 
 
-class SignatureError(KerasexportError, ValueError):
+class SignatureError(KerasexportError, ValueError, TypeError):
     """An input signature is malformed or does not match the model."""
 
     kind = "signature"
@@ -29,7 +33,7 @@ class FormatError(KerasexportError, ValueError):
     kind = "format"
 
 
-class OptionError(KerasexportError, TypeError):
+class OptionError(KerasexportError, TypeError, ValueError):
     """An extra option does not apply to this backend and format."""
 
     kind = "option"
@@ -71,7 +75,7 @@ class InputError(KerasexportError, ValueError):
     kind = "input"
 
 
-class ArgumentError(KerasexportError, TypeError):
+class ArgumentError(KerasexportError, TypeError, ValueError):
     """An argument of the wrong type (e.g. variables that are not variables)."""
 
     kind = "argument"
@@ -81,3 +85,27 @@ class EndpointError(KerasexportError, ValueError):
     """An archive endpoint is missing, repeated, misnamed or cannot be traced."""
 
     kind = "endpoint"
+
+
+_LIKE = {}
+
+
+def endpoint_error_like(cause, message):
+    """An `EndpointError` that is also an instance of `cause`'s built-in class.
+
+    Tracing an endpoint fails with whatever its code raises (a `TypeError`
+    from JAX, a `ValueError` from jax2tf's options); Keras lets that
+    through, so code written against Keras expects that class.
+    """
+    base = next(
+        (c for c in type(cause).__mro__ if c.__module__ == "builtins" and issubclass(c, Exception)),
+        Exception,
+    )
+    if issubclass(EndpointError, base):
+        return EndpointError(message)
+    if base not in _LIKE:
+        try:
+            _LIKE[base] = type("EndpointError", (EndpointError, base), {"__module__": __name__})
+        except TypeError:  # incompatible layouts (e.g. OSError)
+            _LIKE[base] = EndpointError
+    return _LIKE[base](message)

@@ -15,7 +15,9 @@ class ExportReport:
             `"cross-backend"`.
         reason: why that route was taken.
         verified: whether the artifact was reloaded and compared.
-        max_relative_error: worst relative error seen, or `None`.
+        max_relative_error: worst relative error seen, `None` without
+            verification, NaN for a model whose outputs are random (compared
+            by shape only).
         rtol: the tolerance it was held to.
         seconds: wall time of the whole export.
         verify_seconds: of which verification (reloading the artifact,
@@ -38,7 +40,9 @@ class ExportReport:
 
     def summary(self):
         """One line: format, backend, route, parity and time."""
-        if self.verified:
+        if self.verified and self.max_relative_error != self.max_relative_error:  # NaN
+            parity = "verified by output shapes only (the model's outputs are random)"
+        elif self.verified:
             parity = f"verified, max relative error {self.max_relative_error:.2g} (tolerance {self.rtol:g})"
         else:
             parity = "not verified"

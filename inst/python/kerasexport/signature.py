@@ -7,7 +7,8 @@ Users (and the R package) may give:
 - a ``keras.InputSpec``, ``tf.TensorSpec``, ``KerasTensor`` or array;
 - a list of the above, one per positional input (or per input of a
   Functional model taking a list);
-- a dict of the above, for dict inputs.
+- a dict of the above, for dict inputs, or for a Functional model taking
+  a list of named inputs (matched by name, as `Artifact.predict` does).
 
 Keras's exporters take a *list of positional arguments*: a Functional model
 takes one argument holding its whole input structure (``[[a, b]]``,
@@ -324,12 +325,30 @@ def normalize(model, input_signature):
     if _is_wrapped(user, structure):
         user = user[0]  # Already in Keras's own form, [[a, b]] or [{...}].
     specs = convert(user, model)
+    if isinstance(structure, (list, tuple)) and isinstance(specs, dict):
+        specs = _in_input_order(specs, structure)
     if isinstance(structure, (list, tuple)):
         specs = specs if isinstance(specs, list) else [specs]
     elif isinstance(specs, list) and len(specs) == 1:
         specs = specs[0]
     _check_against_model(specs, model)
     return [specs]
+
+
+def _in_input_order(specs, structure):
+    """A dict of specs for a model taking a list of named inputs, as a list in input order.
+
+    Raises:
+        SignatureError: when the names are not the inputs' names.
+    """
+    names = [getattr(t, "name", None) for t in structure]
+    if set(specs) == set(names) and len(set(names)) == len(names):
+        return [specs[name] for name in names]
+    raise errors.SignatureError(
+        f"`input_signature` names {sorted(specs)}, but the model takes a list of "
+        f"{len(names)} input(s) named {names}. Name each spec after one input, "
+        "or give an unnamed list in the model's input order."
+    )
 
 
 def _is_wrapped(user, structure):
@@ -348,9 +367,9 @@ def _infer(model):
 
     if not getattr(model, "built", False):
         raise errors.ModelError(
-            "The model has not been built, so its inputs are unknown. Call it "
-            "on data once, build it (`model.build(shape)`), or pass "
-            "`input_signature`."
+            "The model has not been built, so its inputs are unknown. It must "
+            "be built before export: call it on data once, build it "
+            "(`model.build(shape)`), or pass `input_signature`."
         )
     try:
         specs = export_utils.get_input_signature(model)
@@ -412,7 +431,8 @@ def to_json(signature):
     """A normalized signature as JSON-ready data (for the worker process).
 
     Leaves become ``{"spec": {"shape", "dtype", "name"}}``, lists
-    ``{"list": [...]}`` and dicts ``{"dict": {...}}``, so nesting survives.
+    ``{"list": [...]}``, tuples ``{"tuple": [...]}`` and dicts
+    ``{"dict": {...}}``, so nesting (and a tuple input) survives.
     """
     import keras
 
@@ -422,7 +442,9 @@ def to_json(signature):
         }}
     if isinstance(signature, dict):
         return {"dict": {str(k): to_json(v) for k, v in signature.items()}}
-    if isinstance(signature, (list, tuple)):
+    if isinstance(signature, tuple):  # a model taking a tuple gets one
+        return {"tuple": [to_json(v) for v in signature]}
+    if isinstance(signature, list):
         return {"list": [to_json(v) for v in signature]}
     raise errors.SignatureError(
         f"Cannot pass {signature!r} to the worker process: expected a "
@@ -437,4 +459,6 @@ def from_json(data):
         return spec(leaf["shape"], leaf["dtype"], leaf["name"])
     if "dict" in data:
         return {k: from_json(v) for k, v in data["dict"].items()}
+    if "tuple" in data:
+        return tuple(from_json(v) for v in data["tuple"])
     return [from_json(v) for v in data["list"]]

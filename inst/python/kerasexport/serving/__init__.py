@@ -1,0 +1,14 @@
+"""The model server: TF-Serving REST and KServe v2 over any artifact `load()` opens.
+
+`serve()` blocks; `Server` runs in the background. The parts, one concern
+each: `repository` (models, versions, polling, swaps), `batching` (runs and
+merges requests), `tfserving` and `kserve` (one protocol each), `app` (the
+routes), `metrics`, `server` (uvicorn), `command` (``kerasexport serve``).
+
+The package is `serving`, not `serve`, so that `kerasexport.serve` stays the
+function: importing a submodule `kerasexport.serve.x` would replace it.
+"""
+
+from kerasexport.serving.server import Server, serve
+
+__all__ = ["Server", "serve"]

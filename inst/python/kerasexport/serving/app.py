@@ -1,0 +1,305 @@
+"""The ASGI application: routes, and errors as data at the edge.
+
+Routes only: each handler finds the model version in the `Repository`,
+hands the body to its protocol module (`tfserving`, `kserve`) to decode,
+runs the version's `Runner`, and returns what the protocol module encodes.
+Every failure is an exception; the handlers registered here turn them into
+``{"error": ...}`` with their status, in one place. `Guard`, around the
+whole application, checks the bearer token and the body size before
+anything is read, and counts, times and logs each request.
+"""
+
+import hmac
+import logging
+import time
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kerasexport.serving import kserve, tfserving
+from kerasexport.serving.batching import in_thread
+from kerasexport.serving.errors import BadRequest, BodyTooLarge, ServeError, Unauthorized
+from kerasexport.serving.repository import AVAILABLE
+
+logger = logging.getLogger("kerasexport.serve")
+
+# Health routes stay open when a token is required (load balancers probe them).
+OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})
+JSON = "application/json"
+# Bodies larger than this are decoded in a worker thread, not on the event loop.
+_THREAD_DECODE_BYTES = 256 * 1024
+_LABELS = "kerasexport.labels"
+
+
+def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 2**20,
+               access_log=True):
+    """The server's ASGI application.
+
+    Args:
+        repository: the `Repository` to serve.
+        metrics: the server's `Metrics`.
+        version: `str`, the server version shown by ``GET /v2``.
+        token: `str` or `None`: when set, every route but the health routes
+            requires ``Authorization: Bearer <token>``.
+        max_body_bytes: `int`, larger bodies get 413 before being read.
+        access_log: `bool`, one info line per request on the
+            ``kerasexport.serve`` logger.
+
+    Returns:
+        An ASGI application.
+    """
+    handlers = _Handlers(repository, metrics, version)
+    routes = [
+        Route("/v1/models/{model}", handlers.tfs_status, methods=["GET"]),
+        Route("/v1/models/{model}/versions/{version}", handlers.tfs_status, methods=["GET"]),
+        Route("/v1/models/{model}/metadata", handlers.tfs_metadata, methods=["GET"]),
+        Route("/v1/models/{model}/versions/{version}/metadata", handlers.tfs_metadata, methods=["GET"]),
+        Route("/v1/models/{model}:predict", handlers.tfs_predict, methods=["POST"]),
+        Route("/v1/models/{model}/versions/{version}:predict", handlers.tfs_predict, methods=["POST"]),
+        Route("/v2", handlers.v2_server, methods=["GET"]),
+        Route("/v2/health/live", handlers.v2_live, methods=["GET"]),
+        Route("/v2/health/ready", handlers.v2_ready, methods=["GET"]),
+        Route("/v2/repository/index", handlers.v2_index, methods=["POST"]),
+        Route("/v2/models/{model}", handlers.v2_metadata, methods=["GET"]),
+        Route("/v2/models/{model}/versions/{version}", handlers.v2_metadata, methods=["GET"]),
+        Route("/v2/models/{model}/ready", handlers.v2_model_ready, methods=["GET"]),
+        Route("/v2/models/{model}/versions/{version}/ready", handlers.v2_model_ready, methods=["GET"]),
+        Route("/v2/models/{model}/infer", handlers.v2_infer, methods=["POST"]),
+        Route("/v2/models/{model}/versions/{version}/infer", handlers.v2_infer, methods=["POST"]),
+        Route("/metrics", handlers.prometheus, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={
+        ServeError: _serve_error, HTTPException: _http_error, Exception: _internal_error,
+    })
+    return Guard(app, metrics, token=token, max_body_bytes=max_body_bytes, access_log=access_log)
+
+
+def error_response(status, message, headers=None):
+    """``{"error": message}``, the error object of both protocols."""
+    return Response(orjson.dumps({"error": message}), status_code=status, media_type=JSON,
+                    headers=headers)
+
+
+async def _serve_error(request, exc):
+    headers = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return error_response(exc.status, str(exc), headers)
+
+
+async def _http_error(request, exc):
+    if exc.status_code == 404:
+        message = (f"No route for {request.method} {request.url.path}. Routes: /v1/models/<model>"
+                   "[/versions/<v>][/metadata|:predict], /v2/models/<model>[/versions/<v>]"
+                   "[/ready|/infer], /v2/health/live, /v2/health/ready, /metrics.")
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}."
+    else:
+        message = str(exc.detail)
+    return error_response(exc.status_code, message, exc.headers)
+
+
+async def _internal_error(request, exc):
+    return error_response(500, f"Internal server error ({type(exc).__name__}); the server "
+                               "keeps serving. See the server's log.")
+
+
+class _Handlers:
+    def __init__(self, repository, metrics, version):
+        self.repository = repository
+        self.metrics = metrics
+        self.version = version
+
+    # TF-Serving ----
+
+    async def tfs_status(self, request):
+        """GET /v1/models/{m}[/versions/{v}]: ``GetModelStatusResponse``."""
+        model, version = _reference(request)
+        versions = self.repository.status(model, version)
+        _label(request, model, version)
+        return _json(tfserving.status(versions))
+
+    async def tfs_metadata(self, request):
+        """GET /v1/models/{m}[/versions/{v}]/metadata: ``signature_def`` of each endpoint."""
+        model, version = _reference(request)
+        served = self.repository.get(model, version)
+        _label(request, model, served.number)
+        return _json(tfserving.metadata(model, served))
+
+    async def tfs_predict(self, request):
+        """POST /v1/models/{m}[/versions/{v}]:predict, row or columnar format."""
+        model, version = _reference(request)
+        body = await request.body()
+        decoded = await _decode(tfserving.decode_predict, body)
+        with self.repository.use(model, version) as served:
+            _label(request, model, served.number)
+            endpoint = tfserving.endpoint(served.artifact, decoded.signature_name)
+            arrays = await _decode(tfserving.inputs, endpoint, decoded, size=len(body))
+            outputs = await served.runner.run(endpoint, arrays)
+        return Response(tfserving.encode_predict(endpoint, outputs, decoded.rows), media_type=JSON)
+
+    # KServe v2 ----
+
+    async def v2_server(self, request):
+        """GET /v2: server metadata."""
+        return _json(kserve.server_metadata(self.version))
+
+    async def v2_live(self, request):
+        """GET /v2/health/live: 200 while the server answers."""
+        return Response(status_code=200)
+
+    async def v2_ready(self, request):
+        """GET /v2/health/ready: 200 once every model has a version available, else 400."""
+        return Response(status_code=200 if self.repository.ready else 400)
+
+    async def v2_index(self, request):
+        """POST /v2/repository/index: each version's state and load error (Triton's extension)."""
+        return _json(kserve.repository_index(self.repository.models()))
+
+    async def v2_metadata(self, request):
+        """GET /v2/models/{m}[/versions/{v}]: name, versions, platform, inputs, outputs."""
+        model, version = _reference(request)
+        served = self.repository.get(model, version)
+        _label(request, model, served.number)
+        available = [v.number for v in self.repository.models().get(model, []) if v.state == AVAILABLE]
+        return _json(kserve.model_metadata(model, served, available))
+
+    async def v2_model_ready(self, request):
+        """GET /v2/models/{m}[/versions/{v}]/ready: 200 when it can infer, else 404 and why."""
+        model, version = _reference(request)
+        served = self.repository.get(model, version)
+        _label(request, model, served.number)
+        return Response(status_code=200)
+
+    async def v2_infer(self, request):
+        """POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensors."""
+        model, version = _reference(request)
+        body = await request.body()
+        decoded = await _decode(kserve.decode_infer, body,
+                                request.headers.get(kserve.HEADER_LENGTH))
+        with self.repository.use(model, version) as served:
+            _label(request, model, served.number)
+            endpoint = served.artifact.endpoint()
+            arrays = await _decode(kserve.inputs, endpoint, decoded, size=len(body))
+            outputs = await served.runner.run(endpoint, arrays)
+        content, headers = kserve.encode_infer(model, served, endpoint, outputs, decoded)
+        return Response(content, headers=headers)
+
+    # Operations ----
+
+    async def prometheus(self, request):
+        """GET /metrics: Prometheus text format."""
+        from kerasexport.serving.metrics import CONTENT_TYPE
+
+        return Response(self.metrics.text(), headers={"content-type": CONTENT_TYPE})
+
+
+def _reference(request):
+    """(model, version or None) from the path; the version must be a positive integer."""
+    params = request.path_params
+    version = params.get("version")
+    if version is not None:
+        if not (version.isascii() and version.isdigit()) or int(version) == 0:
+            raise BadRequest(f"Version {version[:40]!r} is not a version number; expected a "
+                             "positive whole number.")
+        version = int(version)
+    return params["model"], version
+
+
+def _label(request, model, version):
+    request.scope[_LABELS] = (model, "" if version is None else str(version))
+
+
+def _json(value):
+    return Response(orjson.dumps(value), media_type=JSON)
+
+
+async def _decode(function, *args, size=0):
+    """`function(*args)`, in a worker thread when the body is large."""
+    if max(size, len(args[0]) if isinstance(args[0], bytes) else 0) > _THREAD_DECODE_BYTES:
+        return await in_thread(function, *args)
+    return function(*args)
+
+
+class Guard:
+    """ASGI middleware: token, body limit, metrics and access log, around the app.
+
+    A body whose Content-Length is over the limit is refused (413) before a
+    byte of it is read; a body without one is counted as it streams in and
+    refused when it passes the limit.
+    """
+
+    def __init__(self, app, metrics, *, token, max_body_bytes, access_log):
+        self.app = app
+        self.metrics = metrics
+        self.token = None if token is None else f"Bearer {token}".encode()
+        self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_status(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send_status)
+            else:
+                await self.app(scope, self._limited(receive), send_status)
+        except Exception as exc:  # already answered 500 by Starlette; one line, no traceback
+            logger.error("%s %s failed: %s: %s", scope["method"], scope["path"],
+                         type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+        finally:
+            elapsed = time.perf_counter() - start
+            model, version = scope.get(_LABELS, ("", ""))
+            protocol = "tfserving" if scope["path"].startswith("/v1/") else (
+                "kserve" if scope["path"].startswith("/v2") else "other")
+            self.metrics.observe_request(model, version, protocol, status[0], elapsed)
+            if self.access_log:
+                logger.info("%s %s %d %.1fms", scope["method"], scope["path"], status[0],
+                            elapsed * 1000)
+
+    def _refusal(self, scope):
+        headers = dict(scope["headers"])
+        if self.token is not None and scope["path"] not in OPEN_PATHS:
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.token):
+                what = "no Authorization header" if not given else "a wrong token"
+                return error_response(401, f"This server requires a bearer token; the request "
+                                           f"had {what}. Send 'Authorization: Bearer <token>'.",
+                                      {"www-authenticate": "Bearer"})
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            return error_response(413, f"The body is {int(length)} bytes; this server accepts at "
+                                       f"most {self.max_body_bytes} (--max-body-mb).",
+                                  {"connection": "close"})
+        return None
+
+    def _limited(self, receive):
+        limit = self.max_body_bytes
+        seen = 0
+
+        async def receive_counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(f"The body passed {limit} bytes, the most this server "
+                                       "accepts (--max-body-mb).")
+            return message
+
+        return receive_counted
+
+
+def body_limit(max_body_mb):
+    """Bytes from megabytes (MiB), as `--max-body-mb` counts them."""
+    return int(float(max_body_mb) * 2**20)

@@ -1,0 +1,52 @@
+"""Failures a request can meet, each with its HTTP status.
+
+Handlers raise these; `app.py` turns every one into ``{"error": message}``
+with its status in one place (both protocols use that error object).
+Messages say what was received and what was expected, and never hold a
+local path.
+"""
+
+from kerasexport.errors import KerasexportError
+
+
+class ServeError(KerasexportError):
+    """Base class: a request that cannot be answered; `status` is its HTTP code."""
+
+    kind = "serve"
+    status = 500
+
+
+class BadRequest(ServeError, ValueError):
+    """Malformed body, bad inputs, unknown signature or output."""
+
+    status = 400
+
+
+class Unauthorized(ServeError):
+    """A missing or wrong bearer token."""
+
+    status = 401
+
+
+class NotFound(ServeError, LookupError):
+    """Unknown model or version (TF-Serving answers these with 404)."""
+
+    status = 404
+
+
+class BodyTooLarge(ServeError):
+    """A body over the server's limit, refused before it is read whole."""
+
+    status = 413
+
+
+class Unavailable(ServeError):
+    """The model exists but has no version ready (loading, or every one failed)."""
+
+    status = 503
+
+
+class RuntimeFailure(ServeError, RuntimeError):
+    """The artifact's runtime failed on valid inputs; the server lives on."""
+
+    status = 500
