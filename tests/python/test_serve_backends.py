@@ -9,9 +9,13 @@ import pytest
 
 import serving_kit
 
-# SavedModels from torch take the cross route (a TensorFlow worker): the
-# artifact is TensorFlow's, checked on the tensorflow and jax runs already.
-FORMATS = ["onnx"] + (["tf_saved_model"] if keras.backend.backend() != "torch" else [])
+from kerasexport import routes
+
+# The formats this backend writes natively; a cross-route artifact is the
+# worker backend's, checked on that backend's run already.
+FORMATS = [f for f in ("tf_saved_model", "onnx", "openvino", "litert", "torch")
+           if routes.has_native(keras.backend.backend(), f)]
+FILE_NAMES = {"onnx": "model.onnx", "openvino": "model.xml", "litert": "model.tflite", "torch": "model.pt2"}
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +26,7 @@ def served(tmp_path_factory):
     model = serving_kit.two_io()
     for format in FORMATS:
         target = os.path.join(root, format, "1")
-        kerasexport.export(model, os.path.join(target, "model.onnx") if format == "onnx" else target,
+        kerasexport.export(model, os.path.join(target, FILE_NAMES[format]) if format in FILE_NAMES else target,
                            format=format)
     with kerasexport.Server(root, port=0, poll_seconds=0, quiet=True) as server:
         yield server, model

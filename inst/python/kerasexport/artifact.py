@@ -82,7 +82,7 @@ class Endpoint:
         name: the endpoint's name.
         kind: `"signature"` (a SavedModel signature), `"function"` (a
             SavedModel tf.function with an input signature) or `"graph"` (the
-            ONNX graph).
+            one graph of an ONNX, OpenVINO, LiteRT or .pt2 file).
         inputs: tuple of `TensorInfo`, in positional order.
         outputs: tuple of `TensorInfo`, in output order.
         serving_default: `True` for the SavedModel's `serving_default`

@@ -14,7 +14,7 @@ def open_artifact(path):
             a loadable artifact.
     """
     if not os.path.lexists(path):
-        fail(f"No such file or directory: {path!r}; ARTIFACT is an exported SavedModel directory or .onnx file.")
+        fail(f"No such file or directory: {path!r}; ARTIFACT is an exported SavedModel directory or a file (ONNX, OpenVINO .xml, LiteRT, .pt2).")
     if path.endswith(".keras"):
         fail(f"{path!r} is a saved Keras model, not an exported artifact; export it "
              f"first (kerasexport export {path} model.onnx).")

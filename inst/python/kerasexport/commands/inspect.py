@@ -11,21 +11,22 @@ from kerasexport.commands.artifact_file import open_artifact
 @click.argument("artifact", metavar="ARTIFACT")
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON (schema below).")
 def inspect(artifact, as_json):
-    """Describe ARTIFACT (a SavedModel directory or an .onnx file).
+    """Describe ARTIFACT (a SavedModel directory, or an ONNX, OpenVINO .xml, LiteRT or .pt2 file).
 
     Prints its format, size on disk and endpoints with their inputs and
     outputs: what `print()` shows in R and `kerasexport.load(path).summary()`
     in Python. Only the artifact's runtime is used (TensorFlow for a
-    SavedModel, onnxruntime for ONNX); no model code is needed.
+    SavedModel, onnxruntime for ONNX, OpenVINO, LiteRT's interpreter, torch
+    for .pt2); no model code is needed.
 
     \b
     With --json, one object on standard output:
       {"path": str,                  ARTIFACT as given
-       "format": str,                "tf_saved_model" or "onnx"
-       "size": int,                  bytes on disk (a SavedModel's whole directory)
+       "format": str,                "tf_saved_model", "onnx", "openvino", "litert" or "torch"
+       "size": int,                  bytes on disk (a SavedModel's whole directory, an IR's .xml and .bin)
        "default_endpoint": str,      the endpoint `predict` calls by default
        "endpoints": [{"name": str,
-                      "kind": str,   "signature", "function" (SavedModel) or "graph" (ONNX)
+                      "kind": str,   "signature", "function" (SavedModel) or "graph" (the other formats)
                       "serving_default": bool,
                       "same_as": str or null,   the endpoint serving_default repeats
                       "inputs":  [{"name": str, "dtype": str, "shape": [int or null] or null}],
