@@ -525,10 +525,10 @@ write_out <- function(archive, filepath, options = NULL, verbose = NULL, overwri
     for (name in names(archive$variable_collections)) {
       py_archive$add_variable_collection(name, archive$variable_collections[[name]])
     }
-    py_archive$write_out(
+    with_export_progress(display = export_display(verbose), py_archive$write_out(
       path.expand(filepath),
       options = options, verbose = verbose, overwrite = overwrite, verify = verify
-    )
+    ))
   }, error_call = call)
 
   summary <- report$summary()

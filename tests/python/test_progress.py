@@ -71,3 +71,20 @@ def test_a_failing_callback_does_not_fail_the_export(tmp_path, small_model, capf
         listener.close()
     assert report.verified
     assert "display broke" not in capfd.readouterr().err
+
+
+def test_an_archive_reports_its_stages_too(tmp_path, small_model):
+    import keras
+
+    seen = []
+    listener = progress.listen(lambda stage, message: seen.append((stage, message)))
+    try:
+        archive = kerasexport.ExportArchive()
+        archive.track(small_model)
+        archive.add_endpoint("serve", small_model, [keras.InputSpec(shape=(None, 4), dtype="float32")])
+        report = archive.write_out(str(tmp_path / "archive"))
+    finally:
+        listener.close()
+    assert [stage for stage, _ in seen] == ["export", "verify", "done"]
+    assert seen[0][1].startswith(f"Writing the archive (1 endpoint) by the {report.route} route")
+    assert seen[-1][1] == report.summary()

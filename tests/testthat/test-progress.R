@@ -94,3 +94,24 @@ test_that("elsewhere, an export says only its one line", {
   expect_length(messages, 1L)
   expect_s3_class(messages[[1]], "kerasexport_export_message")
 })
+
+test_that("an archive's write_out() shows its steps on a dynamic terminal", {
+  skip_unless_backend("tensorflow")
+  withr::local_options(cli.dynamic = TRUE)
+  model <- small_model()
+  messages <- list()
+  withCallingHandlers(
+    export_archive() |>
+      track(model) |>
+      add_endpoint("serve", model$call, input_spec(c(NA, 4))) |>
+      write_out(withr::local_tempfile()),
+    message = function(m) {
+      messages[[length(messages) + 1]] <<- m
+      invokeRestart("muffleMessage")
+    }
+  )
+  steps <- vapply(Filter(function(m) inherits(m, "cliMessage"), messages), conditionMessage, "")
+  expect_match(steps, "Writing the archive \\(1 endpoint\\) by the native route", all = FALSE)
+  expect_match(steps, "Verifying", all = FALSE)
+  expect_s3_class(messages[[length(messages)]], "kerasexport_archive_message")
+})

@@ -43,6 +43,7 @@ import time
 from kerasexport import atomic
 from kerasexport import errors
 from kerasexport import formats
+from kerasexport import progress
 from kerasexport import quiet
 from kerasexport import scrub
 from kerasexport import signature as signature_lib
@@ -485,16 +486,21 @@ class ExportArchive:
             if self._rebuild_before_writing:
                 self._rebuild()
             with atomic.staged(target) as stage:
+                count = f"{len(self._endpoints)} endpoint{'s' if len(self._endpoints) > 1 else ''}"
                 if self._keras is not None:
+                    progress.stage("export", f"Writing the archive ({count}) by the native route ({self._backend} backend).")
                     self._keras.write_out(stage.path, options=options, verbose=bool(verbose))
                 else:
                     from kerasexport import archive_cross
 
+                    progress.stage("export", f"Writing the archive ({count}) by the cross-backend route "
+                                             "(tensorflow backend, in a worker process).")
                     archive_cross.write(self, stage.path, verbose)
+                progress.stage("verify", "Verifying: reloading the archive and comparing its endpoints.")
                 verified, unverified = self._check_artifact(stage.path, verify, rtol)
                 stage.commit(announce=bool(verbose))
 
-        return ArchiveReport(
+        report = ArchiveReport(
             path=target, backend=self._backend, endpoints=tuple(self._endpoints),
             serving_default=self._serving_default(),
             variable_collections=tuple(self._collections),
@@ -502,6 +508,8 @@ class ExportArchive:
             seconds=time.perf_counter() - started,
             route="native" if self._keras is not None else "cross-backend",
         )
+        progress.stage("done", report.summary())
+        return report
 
     def write_unchecked(self, path, verbose=None):
         """Write Keras's archive to `path` as it is: no staging, no check.
