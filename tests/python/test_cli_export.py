@@ -144,3 +144,14 @@ def test_signatures_in_json_become_what_the_api_takes():
     assert isinstance(specs["a"], keras.InputSpec)
     assert (specs["a"].shape, specs["a"].dtype) == ((None, 4), "int32")
     assert specs["b"] == [None, 2] and specs["c"] == [None, 3]  # the model's dtype applies
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("model.onnx", "onnx"), ("out/model.xml", "openvino"), ("model.TFLITE", "litert"),
+    ("model.pt2", "torch"), ("serving/model/1", "tf_saved_model"), ("serving/model/1.2", "tf_saved_model"),
+    ("model.savedmodel/", "tf_saved_model"),
+])
+def test_the_format_follows_keras_s_suffix_of_output(output, expected):
+    from kerasexport.commands.export import format_for
+
+    assert format_for(output) == expected

@@ -25,14 +25,16 @@ _SAVED_MODEL_SUFFIXES = (".savedmodel",)
 
 
 def format_for(output):
-    """The format OUTPUT's suffix names (``.onnx``: onnx); none, a SavedModel.
+    """The format OUTPUT's suffix names (``.onnx``: onnx, ``.xml``: openvino...); none, a SavedModel.
 
     A suffix of letters that no format declares is refused (exit 2) rather
     than taken as a SavedModel directory's name: ``model.tflite`` is surely
-    not meant to be one. A number (``serving/model/1.2``) is no suffix.
+    not meant to be one. A number (``serving/model/1.2``) is no suffix;
+    letters and digits (``.pt2``) are.
     """
     suffix = os.path.splitext(output.rstrip("/" + os.sep))[1].lower()
-    if not suffix[1:].isalpha() or suffix in _SAVED_MODEL_SUFFIXES:
+    letters = suffix[1:]
+    if not (letters.isalnum() and not letters.isdigit()) or suffix in _SAVED_MODEL_SUFFIXES:
         return "tf_saved_model"
     for name in formats.FORMATS:
         if getattr(formats.get(name), "SUFFIX", None) == suffix:
@@ -47,7 +49,8 @@ def format_for(output):
 @click.argument("model", metavar="MODEL")
 @click.argument("output", metavar="OUTPUT")
 @click.option("--format", "format_", type=click.Choice(formats.FORMATS), default=None,
-              help="Artifact format. Default: from OUTPUT's suffix (.onnx: onnx), else tf_saved_model.")
+              help="Artifact format. Default: from OUTPUT's suffix (.onnx: onnx, .xml: openvino, "
+                   ".tflite: litert, .pt2: torch), else tf_saved_model.")
 @click.option("--backend", type=click.Choice(backend_lib.BACKENDS), default=None,
               help="Keras backend that loads MODEL. Default: KERAS_BACKEND, else the first "
                    "installed of " + ", ".join(backend_lib.BACKENDS) + ".")
@@ -90,6 +93,7 @@ def export(model, output, format_, backend, signature, overwrite, no_verify, rto
       kerasexport export model.keras model.onnx --backend jax
       kerasexport export model.keras serving/model/1 --backend torch
       kerasexport export model.keras model.onnx --option opset_version=17
+      kerasexport export model.keras model.xml --backend jax     # OpenVINO: model.xml + model.bin
       kerasexport export model.keras out --input-signature '[[null, 28, 28, 1]]'
       kerasexport export model.keras out --custom-module my_layers.py
     """
