@@ -42,7 +42,7 @@ FORMATS = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
 # Keras's suffix per format (its exporters insist on them).
 SUFFIXES = {"tf_saved_model": "", "onnx": ".onnx", "openvino": ".xml", "litert": ".tflite", "torch": ".pt2"}
 # Runs per model: small models often (their timings are noisy), large ones
-# less (their cost dwarfs the noise, and `make bench` has 20 minutes).
+# less (their cost dwarfs the noise, and `make bench` is long enough).
 REPEATS = {"mlp": 7, "light_cnn": 5, "cnn": 5, "mobilenet_v3_large": 2, "resnet50": 1}
 # The three formats added last are timed on the smaller models, fewer times:
 # most of their cells go through a worker process (seconds each).
