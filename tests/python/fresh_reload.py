@@ -25,6 +25,18 @@ import numpy as np
 HEAVY = ("tensorflow", "keras", "jax", "torch")
 
 
+def save_inputs(path, x):
+    """Save a model argument (array, list or dict of arrays) for `load_inputs`; its structure."""
+    if isinstance(x, dict):
+        np.savez(path, **x)
+        return "dict"
+    if isinstance(x, (list, tuple)):
+        np.savez(path, **{f"x{i}": v for i, v in enumerate(x)})
+        return "list"
+    np.savez(path, x=x)
+    return "array"
+
+
 def load_inputs(path, structure):
     data = np.load(path)
     if structure == "array":

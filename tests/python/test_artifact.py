@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 
+import fresh_reload
+
 import kerasexport
 from kerasexport import artifact as artifact_lib
 from kerasexport import errors
@@ -184,18 +186,6 @@ FRESH_ZOO = """
 """
 
 
-def _save_structure(path, x):
-    """Save a model argument (array, list or dict of arrays); its structure."""
-    if isinstance(x, dict):
-        np.savez(path, **x)
-        return "dict"
-    if isinstance(x, (list, tuple)):
-        np.savez(path, **{f"x{i}": v for i, v in enumerate(x)})
-        return "list"
-    np.savez(path, x=x)
-    return "array"
-
-
 @pytest.mark.parametrize("fmt", ALL_FORMATS)
 def test_every_zoo_model_round_trips_in_a_fresh_process(tmp_path, zoo_export, fmt):
     """Every model kind of the export matrix: export here, then load and
@@ -210,7 +200,7 @@ def test_every_zoo_model_round_trips_in_a_fresh_process(tmp_path, zoo_export, fm
         for batch in ZOO_BATCH_SIZES:
             x = zoo.inputs(name, batch, seed=batch)
             stem = tmp_path / f"{name}-{batch}"
-            entry["structure"] = _save_structure(f"{stem}-in.npz", x)
+            entry["structure"] = fresh_reload.save_inputs(f"{stem}-in.npz", x)
             entry["batches"].append({"inputs": f"{stem}-in.npz", "outputs": f"{stem}-out.npz"})
             expected[(name, batch)] = model_outputs(model, x)
         manifest.append(entry)

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pytest
 
+import fresh_reload
 import zoo
 from kerasexport import routes
 
@@ -35,18 +36,6 @@ RUNTIME_PACKAGES = {
 
 def _numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def _save_structure(path, x):
-    """Save a model argument (array, list or dict of arrays); its structure."""
-    if isinstance(x, dict):
-        np.savez(path, **x)
-        return "dict"
-    if isinstance(x, (list, tuple)):
-        np.savez(path, **{f"x{i}": v for i, v in enumerate(x)})
-        return "list"
-    np.savez(path, x=x)
-    return "array"
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +60,7 @@ def reloaded(zoo_export, tmp_path_factory):
             for batch in BATCH_SIZES:
                 x = zoo.inputs(name, batch, seed=batch)
                 stem = directory / f"{name}-{batch}"
-                entry["structure"] = _save_structure(f"{stem}-in.npz", x)
+                entry["structure"] = fresh_reload.save_inputs(f"{stem}-in.npz", x)
                 entry["batches"].append({"inputs": f"{stem}-in.npz", "outputs": f"{stem}-out.npz"})
                 expected[batch] = keras.tree.map_structure(_numpy, model(x, training=False))
             manifest.append(entry)
