@@ -60,10 +60,13 @@
 #' verification (e.g. jax2onnx on a bidirectional LSTM, OpenVINO's TensorFlow
 #' converter on an LSTM).
 #'
-#' Verification loads the artifact as a user would, with the runtime's
-#' defaults: `openvino.Core().compile_model(path, "CPU")` (an OpenVINO IR
-#' carries float32 as its inference precision, so a processor with bfloat16
-#' does not round it), the standalone LiteRT interpreter (a file that needs
+#' Verification loads the artifact as [load_artifact()] does, so what passes
+#' is what users get: an OpenVINO IR compiled with
+#' `{"INFERENCE_PRECISION_HINT": "f32"}` (OpenVINO's CPU plugin defaults to
+#' bfloat16 on processors with bfloat16 units, and nothing in the IR changes
+#' that; where a plain `openvino.Core().compile_model(path, "CPU")` rounds
+#' some layers, its measured error is reported and a `kerasexport_warning`
+#' says so), the standalone LiteRT interpreter (a file that needs
 #' TensorFlow's Flex ops fails verification), `torch.export.load(path)$module()`
 #' (every unknown dimension of the signature is dynamic). The message names
 #' the route taken. The cross-backend route needs a model that can be saved

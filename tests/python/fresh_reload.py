@@ -11,7 +11,11 @@ The loaders, one per format:
 
 - tf_saved_model: ``tf.saved_model.load(path).serve(x)``;
 - onnx: ``onnxruntime.InferenceSession(path)``;
-- openvino: ``openvino.Core().compile_model(path, "CPU")``;
+- openvino: ``openvino.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT":
+  "f32"})``, as kerasexport tells users to, and also with no configuration
+  (OpenVINO's defaults, bfloat16 on processors with bfloat16 units), whose
+  outputs go to ``<outputs>.defaults.npz`` with the number of layers it runs
+  in 16-bit floats in ``low_precision_layers``;
 - litert: ``ai_edge_litert.interpreter.Interpreter(model_path=path)`` and its
   signature runner, one row at a time when the file's batch is fixed to 1;
 - torch: ``torch.export.load(path).module()``.
@@ -93,11 +97,12 @@ def onnx(path):
     return run
 
 
-def openvino(path):
+def openvino(path, config=None):
     import openvino as ov
 
-    compiled = ov.Core().compile_model(path, "CPU")
-    read = ov.Core().read_model(path)  # the IR's own port names
+    core = ov.Core()
+    compiled = core.compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "f32"} if config is None else config)
+    read = core.read_model(path)  # the IR's own port names
 
     def name(port):
         return sorted(port.get_names())[0]
@@ -109,7 +114,18 @@ def openvino(path):
         result = compiled(by_name_or_position(names, flat(x)))
         return {n: np.asarray(result[o]) for n, o in zip(outputs, compiled.outputs)}
 
+    run.compiled = compiled
     return run
+
+
+def low_precision_layers(compiled):
+    """How many layers of a compiled OpenVINO model run in 16-bit floats."""
+    count = 0
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        if "runtimePrecision" in info and info["layerType"].astype(str) != "Const":
+            count += info["runtimePrecision"].astype(str) in ("bf16", "f16")
+    return count
 
 
 def litert(path):
@@ -166,17 +182,23 @@ LOADERS = {
 def main(manifest_file):
     with open(manifest_file) as f:
         manifest = json.load(f)
-    errors = {}
+    errors, low = {}, {}
     for entry in manifest:
         try:
             run = LOADERS[entry["format"]](entry["path"])
             for batch in entry["batches"]:
                 outputs = run(load_inputs(batch["inputs"], entry["structure"]))
                 np.savez(batch["outputs"], **outputs)
+            if entry["format"] == "openvino":
+                defaults = openvino(entry["path"], config={})
+                low[entry["name"]] = low_precision_layers(defaults.compiled)
+                for batch in entry["batches"]:
+                    outputs = defaults(load_inputs(batch["inputs"], entry["structure"]))
+                    np.savez(batch["outputs"].replace(".npz", ".defaults.npz"), **outputs)
         except Exception as exc:  # reported to the test, which fails
             errors[entry["name"]] = f"{type(exc).__name__}: {str(exc)[:500]}"
     heavy = sorted(m for m in HEAVY if m in sys.modules)
-    print(json.dumps({"heavy": heavy, "errors": errors}))
+    print(json.dumps({"heavy": heavy, "errors": errors, "low_precision_layers": low}))
 
 
 if __name__ == "__main__":

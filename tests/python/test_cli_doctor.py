@@ -62,3 +62,52 @@ def test_a_missing_converter_leaves_the_other_route(monkeypatch):
     text = doctor.render(survey)
     assert text.splitlines()[-1] == "Missing: jax2onnx. Install with: pip install jax2onnx"
     assert "jax2onnx        missing" in text
+
+
+def cpuinfo_flags():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.split(":")[0].strip() in ("flags", "Features"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def test_doctor_names_the_processor_units_and_the_precision_each_runtime_defaults_to(tmp_path):
+    result = run("doctor", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    processor = json.loads(result.stdout)["processor"]
+    flags = cpuinfo_flags()
+    assert processor["features"]["bf16"] == [f for f in ("avx512_bf16", "amx_bf16", "bf16") if f in flags]
+    assert set(processor["features"]["int8"]) == flags & {
+        "avx512_vnni", "avx_vnni", "avx_vnni_int8", "amx_int8", "asimddp", "i8mm"}
+    runtimes = {r["runtime"]: r for r in processor["runtimes"]}
+    assert runtimes["onnxruntime"]["default"] == "f32"
+    if installed("openvino"):
+        import openvino
+
+        # OpenVINO's own answer, asked here in another process.
+        plugin = openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+        assert runtimes["openvino"]["default"] == plugin
+        if plugin != "f32":
+            assert "INFERENCE_PRECISION_HINT f32" in runtimes["openvino"]["note"]
+    text = run("doctor", cwd=tmp_path).stdout
+    assert "Processor units that change the runtimes' defaults" in text
+    bf16_line = next(line for line in text.splitlines() if line.split()[:1] == ["bf16"])
+    assert bf16_line.split(None, 1)[1] == (", ".join(processor["features"]["bf16"]) or "none")
+
+
+def test_the_processor_survey_reads_x86_and_arm_flags(tmp_path):
+    from kerasexport import cpu
+
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nflags\t\t: fpu sse avx512_bf16 amx_int8 avx512_vnni\n")
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd asimdhp asimddp bf16 i8mm\n")
+    assert cpu.features(cpu.flags(str(x86))) == {
+        "bf16": ["avx512_bf16"], "fp16": [], "int8": ["avx512_vnni", "amx_int8"]}
+    assert cpu.features(cpu.flags(str(arm))) == {
+        "bf16": ["bf16"], "fp16": ["asimdhp"], "int8": ["asimddp", "i8mm"]}
+    assert cpu.flags(str(tmp_path / "missing")) == frozenset()
+    rounded = {r["runtime"]: r for r in cpu.runtimes(cpu.features(frozenset()), openvino_precision="bf16")}
+    assert rounded["openvino"]["default"] == "bf16"
+    assert "no int8 dot-product units" in rounded["onnxruntime"]["note"]

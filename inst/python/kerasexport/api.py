@@ -3,6 +3,7 @@
 import os
 import shutil
 import time
+import warnings
 
 from kerasexport import atomic
 from kerasexport import cross_backend
@@ -99,6 +100,7 @@ def export(
         chosen, error, verify_seconds = _write_and_verify(
             model, fmt, plan, stage.path, specs, verbose, verify, rtol, kwargs
         )
+        defaults = _measure_runtime_defaults(model, fmt, stage.path, specs, rtol) if verify else None
         stage.commit(announce=bool(verbose))
 
     report = ExportReport(
@@ -106,6 +108,7 @@ def export(
         reason=chosen.reason, verified=bool(verify), max_relative_error=error,
         rtol=rtol, seconds=time.perf_counter() - started,
         warnings=tuple(warnings_seen), verify_seconds=verify_seconds,
+        runtime_defaults=defaults,
     )
     progress.stage("done", report.summary())
     return report
@@ -172,6 +175,28 @@ def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, opti
                 continue
             raise _combined(failures) from exc
     raise AssertionError("unreachable: the plan is never empty")
+
+
+def _measure_runtime_defaults(model, fmt, path, specs, rtol):
+    """How the artifact computes under its runtime's bare defaults, where they differ from `load()`'s.
+
+    OpenVINO's CPU plugin defaults to bfloat16 on processors that have it,
+    whatever the file says; `load()` compiles in float32. The default's
+    error is measured on the verification inputs, reported and warned
+    about; it does not fail the export.
+
+    Returns:
+        `None`, or the format's description of its defaults with
+        ``"max_relative_error"`` added.
+    """
+    found = getattr(fmt, "runtime_defaults", lambda _: None)(path)
+    if found is None:
+        return None
+    artifact, described = found
+    error = verify_lib.measure(model, verify_lib.artifact_runner(artifact, specs), specs, rtol)
+    described = dict(described, max_relative_error=error)
+    warnings.warn(fmt.defaults_warning(described), UserWarning, stacklevel=2)
+    return described
 
 
 def _write(route, model, fmt, path, specs, verbose, options):

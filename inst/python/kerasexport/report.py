@@ -24,6 +24,12 @@ class ExportReport:
             running it and the model on two batches, comparing), or `None`.
         warnings: genuine warnings from Keras or kerasexport, once each
             (third-party noise is dropped unless `verbose`).
+        runtime_defaults: `None`, or how the artifact computes when its
+            runtime is called with its bare defaults, where those differ
+            from how kerasexport loads it (OpenVINO's CPU plugin defaults to
+            bfloat16 on processors with bfloat16 units): a `dict` with
+            `call`, `inference_precision`, `low_precision_layers` and
+            `max_relative_error` against the model.
     """
 
     path: str
@@ -37,6 +43,7 @@ class ExportReport:
     seconds: float
     warnings: tuple = ()
     verify_seconds: object = None
+    runtime_defaults: object = None
 
     def summary(self):
         """One line: format, backend, route, parity and time."""
@@ -46,6 +53,12 @@ class ExportReport:
             parity = f"verified, max relative error {self.max_relative_error:.2g} (tolerance {self.rtol:g})"
         else:
             parity = "not verified"
+        if self.runtime_defaults:
+            defaults = self.runtime_defaults
+            parity += (
+                f"; under the runtime's defaults {defaults['low_precision_layers']} layer(s) run in "
+                f"{defaults['inference_precision']}, relative error {defaults['max_relative_error']:.2g}"
+            )
         return (
             f"Exported {self.format} from the {self.backend} backend by the "
             f"{self.route} route; {parity}; {self.seconds:.1f}s."

@@ -11,6 +11,7 @@ import importlib.metadata
 import importlib.util
 import platform
 
+from kerasexport import cpu
 from kerasexport import dependencies
 from kerasexport import formats
 from kerasexport import routes
@@ -37,7 +38,14 @@ def survey():
         "backends": [_backend_entry(b) for b in backend_lib.BACKENDS],
         "formats": [_format_entry(b, f) for b in installed for f in formats.FORMATS],
         "packages": [_package_entry(*triple) for triple in _merged(everything)],
+        "processor": _processor(),
     }
+
+
+def _processor():
+    """The processor's bf16, fp16 and int8 units, and what each runtime does with them."""
+    found = cpu.features()
+    return {"features": found, "runtimes": cpu.runtimes(found)}
 
 
 def needed(backend, format, route):

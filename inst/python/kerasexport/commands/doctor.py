@@ -14,8 +14,10 @@ def doctor(as_json):
 
     Lists the Keras backends, the routes each installed backend can take to
     each format (in the order an export tries them), the runtimes and
-    converters those routes need with their versions, and what to install
-    for what is missing. Nothing heavy is imported: it takes a moment even
+    converters those routes need with their versions, what to install for
+    what is missing, and the processor's bf16, fp16 and int8 units with what
+    each runtime computes in by default because of them (OpenVINO's CPU
+    plugin rounds to bf16 where it has bf16 units). Nothing heavy is imported: it takes a moment even
     on a machine with TensorFlow, JAX and PyTorch.
 
     \b
@@ -28,7 +30,11 @@ def doctor(as_json):
                                  "available": bool,
                                  "missing": [str]}]}],  packages to pip install
        "packages": [{"module": str, "package": str, "installed": bool,
-                     "version": str or null, "purpose": str}]}
+                     "version": str or null, "purpose": str}],
+       "processor": {"features": {"bf16": [str], "fp16": [str], "int8": [str]},   flags present
+                     "runtimes": [{"runtime": str,
+                                   "default": str,      precision of a default call, e.g. "bf16"
+                                   "note": str}]}}
     "formats" covers the installed backends only.
 
     \b
@@ -49,6 +55,11 @@ def render(survey):
     lines += _table(writes) or ["  nothing: no backend is installed"]
     lines += ["", "Runtimes and converters"]
     lines += _table([(p["package"], p["version"] or "missing", p["purpose"]) for p in survey["packages"]])
+    lines += ["", "Processor units that change the runtimes' defaults"]
+    features = survey["processor"]["features"]
+    lines += _table([(kind, ", ".join(flags) if flags else "none") for kind, flags in features.items()])
+    lines += ["", "What the runtimes compute in by default here"]
+    lines += _table([(r["runtime"], r["default"], r["note"]) for r in survey["processor"]["runtimes"]])
     absent = [p["package"] for p in survey["packages"] if not p["installed"]]
     lines.append("")
     if absent:

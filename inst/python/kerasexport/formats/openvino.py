@@ -1,18 +1,27 @@
 """OpenVINO IR (`NAME.xml` + `NAME.bin`): converted by OpenVINO's model
-converter, run by ``openvino.Core().compile_model(path, "CPU")``.
+converter, run by ``openvino.Core().compile_model(path, "CPU", COMPILE_CONFIG)``.
 
 Written from the TensorFlow backend (Keras's concrete function, as Keras's
 exporter does) or from the PyTorch backend (a `torch.export` program with the
 signature's dynamic dimensions; Keras's exporter traces with a batch of one).
 
-OpenVINO's CPU plugin runs a model in bfloat16 by default on processors that
-support it, which changes outputs by about 1e-3. An artifact written here
-carries float32 as its inference precision twice: as the model's runtime
-option ``INFERENCE_PRECISION_HINT`` in its ``rt_info`` (where plugins that
-read runtime options from the model find it), and as a mark on every layer
-that disables precision conversion, which the CPU plugin honours whatever
-its default. Verification reads the precision each layer of the compiled
-model actually runs in.
+Precision. OpenVINO's CPU plugin computes in bfloat16 by default on
+processors with bfloat16 units (AVX512-BF16, AMX), which changes outputs by
+1e-4 to 1e-3, and nothing an IR holds turns that default off. The plugin
+reads from a model's ``rt_info/runtime_options`` only its KV-cache and
+dynamic-quantization options (``Config::applyRtInfo``), not
+``INFERENCE_PRECISION_HINT``; it keeps a layer in its original precision
+when the layer carries ``DisablePrecisionConversion`` to f16 (``Node``'s
+``keepOriginalPrecision``), but that mark is not copyable, so every layer
+its transformations replace (a ``Multiply`` fused into a ``MatMul``, a
+``MaxPool`` rebuilt around its transposes) comes out unmarked and runs in
+bfloat16. So an IR written here carries float32 both ways, which keeps most
+layers of a default compile in float32, and kerasexport compiles it with
+``{"INFERENCE_PRECISION_HINT": "f32"}`` (`COMPILE_CONFIG`): `load()`, the
+server and verification, which holds that compile to the tolerance and
+reads the precision of each compiled layer. A default compile is measured
+too (`plugin_defaults`): where it rounds some layers, the export's report
+and a warning give its error against the model.
 
 The weights file is named as OpenVINO looks for it: the target's last suffix
 replaced by ``.bin`` (``model.xml`` -> ``model.bin``, ``model`` ->
@@ -37,8 +46,15 @@ OPTIONS = {
     "jax": (),
     "torch": ("compress_to_fp16",),
 }
-# The runtime options the model carries (ov::hint::inference_precision).
+# The runtime options the model carries (ov::hint::inference_precision): the
+# precision it was verified at, for readers of the file; the CPU plugin does
+# not apply it (see the module doc).
 RUNTIME_OPTIONS = {"INFERENCE_PRECISION_HINT": "f32"}
+# How kerasexport compiles an IR (load(), the server, verification), and how
+# users should: float32 whatever the processor.
+COMPILE_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
+LOADING_SNIPPET = 'openvino.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})'
+DEFAULT_COMPILE = 'openvino.Core().compile_model(path, "CPU")'
 # A layer's rt_info attribute that keeps it in its original precision
 # (ov::DisablePrecisionConversion "from any type to bf16 or f16"; the CPU
 # plugin reads the f16 entry as "keep this layer out of bf16 and f16").
@@ -193,11 +209,16 @@ def finish(path, output_names=None):
 # Loading and running ----
 
 
-def compile_model(path):
-    """OpenVINO's defaults: ``Core().compile_model(path, "CPU")``, in two steps.
+def compile_model(path, config=COMPILE_CONFIG):
+    """``Core().compile_model(path, "CPU", config)``, in two steps.
 
     Reading first keeps the IR's port names: the compiled model's ports also
     take the names of operations the plugin fuses into them.
+
+    Args:
+        path: `str`, the `.xml` file.
+        config: `dict` of compile properties. Defaults to `COMPILE_CONFIG`
+            (float32); ``{}`` for the CPU plugin's own defaults.
 
     Returns:
         The compiled model, and the names of its inputs and outputs.
@@ -208,7 +229,7 @@ def compile_model(path):
     model = core.read_model(path)
     names = ([_name(p, i, "input") for i, p in enumerate(model.inputs)],
              [_name(p, i, "output") for i, p in enumerate(model.outputs)])
-    return core.compile_model(model, "CPU"), names
+    return core.compile_model(model, "CPU", config), names
 
 
 def _name(port, i, kind):
@@ -229,39 +250,72 @@ def low_precision_layers(compiled):
     return found
 
 
+def inference_precision(compiled):
+    """The compiled model's inference precision, as OpenVINO names it (``"f32"``, ``"bf16"``)."""
+    return compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+
+
 def runner(path, signature, options=None):
-    """Run the IR as a user would: ``Core().compile_model(path, "CPU")``.
+    """Run the IR as `kerasexport.load()` does (`open_artifact`): float32.
 
     Raises:
         VerificationError: when OpenVINO cannot compile it, or runs some of
             its layers in 16-bit floats though float32 was asked for.
     """
-    import keras
+    from kerasexport import verify
 
     options = options or {}
     try:
-        compiled, (input_names, output_names) = compile_model(path)
-    except Exception as exc:
-        raise errors.VerificationError(
-            f"The exported artifact could not be loaded by OpenVINO: {_first_line(exc)}"
-        ) from exc
-    low = low_precision_layers(compiled)
+        artifact = open_artifact(path)
+    except errors.KerasexportError as exc:
+        raise errors.VerificationError(f"The exported artifact could not be loaded: {exc}") from exc
+    low = low_precision_layers(artifact.runtime)
     if low and not options.get("compress_to_fp16"):
         shown = ", ".join(f"{name} ({p})" for name, p in low[:5])
         raise errors.VerificationError(
             f"OpenVINO's CPU plugin runs {len(low)} layer(s) of the artifact in "
-            f"16-bit floats by default ({shown}{' and more' if len(low) > 5 else ''}), "
-            "though it was written to run in float32. Nothing was written."
+            f"16-bit floats ({shown}{' and more' if len(low) > 5 else ''}) though "
+            f"it was compiled with {COMPILE_CONFIG}. Nothing was written."
         )
-    by_name = set(formats.input_names(signature)) == set(input_names)
+    return verify.artifact_runner(artifact, signature)
 
-    def run(args):
-        flat = keras.tree.flatten(args)
-        feeds = dict(zip(formats.input_names(signature), flat)) if by_name else flat
-        result = compiled(feeds)
-        return {n: np.asarray(result[o]) for n, o in zip(output_names, compiled.outputs)}
 
-    return run
+def runtime_defaults(path):
+    """The IR compiled with the CPU plugin's defaults, when they differ from `COMPILE_CONFIG`.
+
+    On processors with bfloat16 units the plugin defaults to bfloat16, and
+    nothing in the file changes that (see the module doc): a plain
+    ``Core().compile_model(path, "CPU")`` then rounds some layers.
+
+    Returns:
+        `None` when a default compile runs every layer in float32; else a
+        `kerasexport.Artifact` on the default compile, and a `dict`: `call`
+        (the default compile, in words), `inference_precision` (OpenVINO's
+        name, e.g. ``"bf16"``), `low_precision_layers` (how many layers run
+        in 16-bit floats).
+    """
+    artifact = open_artifact(path, config={})
+    low = low_precision_layers(artifact.runtime)
+    if not low:
+        return None
+    return artifact, {
+        "call": DEFAULT_COMPILE, "inference_precision": inference_precision(artifact.runtime),
+        "low_precision_layers": len(low),
+    }
+
+
+def defaults_warning(defaults):
+    """What users of a default compile should know, for `runtime_defaults`' `dict`."""
+    error = defaults["max_relative_error"]
+    return (
+        f"On this processor OpenVINO's CPU plugin computes in "
+        f"{defaults['inference_precision']} by default, whatever the IR says: "
+        f"{defaults['call']} runs {defaults['low_precision_layers']} layer(s) of this "
+        f"artifact in 16-bit floats and differs from the model by {error:.2g} "
+        "(worst relative error, on the verification inputs). kerasexport's own "
+        "loaders and its server compile it in float32, as verified; in your own "
+        f"code, compile it with {LOADING_SNIPPET}."
+    )
 
 
 def _first_line(exc):
@@ -271,8 +325,14 @@ def _first_line(exc):
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def open_artifact(path):
-    """A `kerasexport.Artifact` running the IR at `path` with OpenVINO alone."""
+def open_artifact(path, config=COMPILE_CONFIG):
+    """A `kerasexport.Artifact` running the IR at `path` with OpenVINO alone.
+
+    Args:
+        path: `str`, the `.xml` file (its `.bin` beside it).
+        config: compile properties. Defaults to `COMPILE_CONFIG`: float32
+            on every processor.
+    """
     from kerasexport import artifact as artifact_lib
 
     try:
@@ -290,7 +350,7 @@ def open_artifact(path):
             ".xml and .bin files together."
         )
     try:
-        compiled, (input_names, output_names) = compile_model(path)
+        compiled, (input_names, output_names) = compile_model(path, config)
     except Exception as exc:
         raise errors.ArtifactError(
             f"{path!r} is not an OpenVINO IR OpenVINO can compile: {_first_line(exc)}"
