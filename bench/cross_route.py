@@ -29,7 +29,7 @@ import keras
 
 import kerasexport
 from kerasexport import routes
-from kerasexport import worker_pool
+from kerasexport.cross import pool as worker_pool
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ladder  # noqa: E402
@@ -89,7 +89,7 @@ def bench_one(model, format, runs, workdir):
         "warm_s": statistics.median(warm), "warm_max_s": max(warm),
         "native_s": statistics.median(natives) if natives else None,
         "native_error": native_error,
-        "worker_backend": routes.cross_backend(backend, format),
+        "worker_backend": routes.worker_backend(backend, format),
     }
 
 

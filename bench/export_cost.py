@@ -248,7 +248,7 @@ def our_own_part(model, format, target, runs=30, budget_s=5.0):
 def _load_and_run(model, format, path):
     """Load the artifact once, as verification does, and run it on its two small batches."""
     specs = signature.normalize(model, None)
-    run = formats.get(format).runner(path, specs, {})
+    run = verify.artifact_runner(formats.get(format).open(path), specs)
     for batch, size in zip(verify.BATCH_SIZES, verify.DYNAMIC_SIZES):
         run(verify.make_inputs(specs, batch, size))
 

@@ -320,8 +320,12 @@ def test_files_are_told_apart_by_content_not_name(tmp_path):
     saved_keras = zipped("d.pt2", ["config.json", "metadata.json", "model.weights.h5"])
     other = tmp_path / "e.tflite"
     other.write_bytes(b"\x08\x07\x12\x04onnx")  # a protobuf, whatever its name
-    found = [artifact_lib.file_format(str(p)) for p in (litert, openvino, program, saved_keras, other)]
-    assert found == ["litert", "openvino", "torch", "keras", "onnx"]
+    from kerasexport import formats
+    from kerasexport import saved_keras as saved_keras_lib
+
+    found = [formats.detect(str(p)) for p in (litert, openvino, program, other)]
+    assert found == ["litert", "openvino", "torch", "onnx"]
+    assert [saved_keras_lib.recognizes(str(p)) for p in (program, saved_keras)] == [False, True]
     with pytest.raises(errors.ArtifactError, match="saved Keras model"):
         kerasexport.load(saved_keras)
 

@@ -17,7 +17,7 @@ import pytest
 
 import kerasexport
 import zoo
-from kerasexport import custom_code
+from kerasexport.cross import custom_code
 from kerasexport import errors
 
 pytestmark = pytest.mark.skipif(

@@ -9,6 +9,9 @@ from onnx import TensorProto
 from onnx import helper
 from onnx import numpy_helper
 
+import pytest
+
+from kerasexport import errors
 from kerasexport.formats import onnx as onnx_format
 
 WEIGHTS = np.arange(12, dtype="float32").reshape(4, 3) / 10
@@ -122,30 +125,47 @@ def test_finish_and_load_failures_reach_into_subgraphs(tmp_path):
     assert onnx_format.undefined_operations(path) == [("Erfc", "inner/Erfc")]
 
 
-def test_a_load_failure_names_the_operations_onnx_does_not_define(tmp_path):
+def staged_file(tmp_path, content=None):
+    """A file under a staging directory's name, as verification sees an export."""
     path = str(tmp_path / ".staging-m.onnx-pid1" / "m.onnx")
     os.makedirs(os.path.dirname(path))
+    if content is not None:
+        with open(path, "wb") as f:
+            f.write(content)
+    return path
+
+
+def test_a_load_failure_names_the_operations_onnx_does_not_define(tmp_path):
+    path = staged_file(tmp_path)
     write_model_with(path, "Erfc")
-    try:
-        onnx_format.load(path)
-    except Exception as exc:
-        message = onnx_format.describe_load_failure(path, exc)
+    with pytest.raises(errors.ArtifactError) as raised:
+        onnx_format.open(path)
+    message = onnx_format.describe_load_failure(path, raised.value.__cause__)
     assert "operations ONNX does not define: Erfc (node 'dense/Gelu/Erfc')" in message
     assert "format='tf_saved_model'" in message
     assert str(tmp_path) not in message
 
 
 def test_other_load_failures_are_described_without_the_staging_path(tmp_path):
-    path = str(tmp_path / ".staging-m.onnx-pid1" / "m.onnx")
-    os.makedirs(os.path.dirname(path))
-    with open(path, "wb") as f:
-        f.write(b"not an onnx file")
-    try:
-        onnx_format.load(path)
-    except Exception as exc:
-        message = onnx_format.describe_load_failure(path, exc)
+    path = staged_file(tmp_path, b"not an onnx file")
+    with pytest.raises(errors.ArtifactError) as raised:
+        onnx_format.open(path)
+    message = onnx_format.describe_load_failure(path, raised.value.__cause__)
     assert message.startswith("InvalidProtobuf: ")
     assert str(tmp_path) not in message
+
+
+def test_verification_names_an_unloadable_artifact_as_the_user_named_it(tmp_path):
+    import keras
+
+    from kerasexport import verify
+
+    path = staged_file(tmp_path, b"not an onnx file")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    signature = [keras.InputSpec(shape=(None, 4), dtype="float32")]
+    with pytest.raises(errors.VerificationError, match="could not be loaded: 'm.onnx' is not an ONNX model") as raised:
+        verify.verify_artifact(model, onnx_format, path, signature, {})
+    assert str(tmp_path) not in str(raised.value)
 
 
 def test_gelu_converts_to_onnx_through_tensorflow(tmp_path):

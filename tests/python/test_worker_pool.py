@@ -17,7 +17,7 @@ import pytest
 
 import kerasexport
 from kerasexport import errors
-from kerasexport import worker_pool
+from kerasexport.cross import pool as worker_pool
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "torch",
@@ -188,7 +188,7 @@ def test_an_idle_worker_exits_on_its_own(own_pool, monkeypatch):
 PARENT = textwrap.dedent(
     """
     import sys, time
-    from kerasexport import worker_pool
+    from kerasexport.cross import pool as worker_pool
     pool = worker_pool.pool()
     pool.start("tensorflow")
     worker = pool.worker("tensorflow")

@@ -1,20 +1,18 @@
-"""Public functions: `export()` and `load()`."""
+"""The two public verbs: `export()` a model to a verified artifact, `load()` one."""
 
 import os
 import shutil
 import time
-import warnings
 
 from kerasexport import atomic
-from kerasexport import cross_backend
-from kerasexport import dependencies
 from kerasexport import errors
 from kerasexport import formats
+from kerasexport import plan as plan_lib
 from kerasexport import progress
 from kerasexport import quiet
 from kerasexport import routes
+from kerasexport import saved_keras
 from kerasexport import scrub
-from kerasexport import signature as signature_lib
 from kerasexport import verify as verify_lib
 from kerasexport.report import ExportReport
 
@@ -34,9 +32,9 @@ def export(
 ):
     """Export a Keras model to a verified artifact.
 
-    The artifact is written beside `filepath`, reloaded by its own runtime
-    and compared with the model, and only then renamed into place. A failure
-    leaves `filepath` as it was.
+    The artifact is written beside `filepath`, opened as `load()` opens it
+    and compared with the model, and only then renamed into place. A
+    failure leaves `filepath` as it was.
 
     Args:
         model: a `keras.Model`, from any backend.
@@ -54,7 +52,7 @@ def export(
         input_signature: the inputs' shapes and dtypes; see
             `kerasexport.signature`. Defaults to `None` (inferred).
         overwrite: `bool`. Replace an existing artifact. Defaults to `False`.
-        verify: `bool`. Reload and compare before committing. Defaults to
+        verify: `bool`. Open and compare before committing. Defaults to
             `True`.
         rtol: `float`. Largest accepted relative error. Defaults to `1e-4`.
         route: `str` or `None`. `"native"` (the exporter on the model's
@@ -75,7 +73,8 @@ def export(
 
     Raises:
         ModelError, FormatError, OptionError, SignatureError, PathError,
-        RouteError, VerificationError: see `kerasexport.errors`.
+        RouteError, DependencyError, VerificationError: see
+        `kerasexport.errors`.
 
     Example:
 
@@ -85,26 +84,18 @@ def export(
     ```
     """
     started = time.perf_counter()
-    _check_model(model)
-    _check_rtol(rtol)
-    fmt = formats.get(format)
-    backend = _backend()
-    plan = _check_options(fmt, routes.plan(backend, format, route), kwargs)
-    target = _check_path(filepath)
-    companions = formats.companions(fmt, target)
-    atomic.check_target(target, overwrite, fmt.IS_DIRECTORY, companions)
-    plan = _with_dependencies(plan, format, verify)
-    specs = signature_lib.normalize(model, input_signature)
-
-    with quiet.quiet(verbose) as warnings_seen, atomic.staged(target, companions) as stage:
-        chosen, error, verify_seconds = _write_and_verify(
-            model, fmt, plan, stage.path, specs, verbose, verify, rtol, kwargs
-        )
-        defaults = _measure_runtime_defaults(model, fmt, stage.path, specs, rtol) if verify else None
+    plan = plan_lib.resolve(
+        model, filepath, format, input_signature=input_signature, overwrite=overwrite,
+        verify=verify, rtol=rtol, route=route, options=kwargs,
+    )
+    with quiet.quiet(verbose) as warnings_seen, atomic.staged(plan.target, plan.companions) as stage:
+        chosen, error, verify_seconds = _write_and_verify(model, plan, stage.path, verbose)
+        defaults = (verify_lib.measure_runtime_defaults(model, plan.format, stage.path, plan.signature, rtol)
+                    if verify else None)
         stage.commit(announce=bool(verbose))
 
     report = ExportReport(
-        path=target, format=format, backend=backend, route=chosen.name,
+        path=plan.target, format=format, backend=plan.backend, route=chosen.name,
         reason=chosen.reason, verified=bool(verify), max_relative_error=error,
         rtol=rtol, seconds=time.perf_counter() - started,
         warnings=tuple(warnings_seen), verify_seconds=verify_seconds,
@@ -114,31 +105,8 @@ def export(
     return report
 
 
-def _check_path(filepath):
-    try:
-        target = os.path.abspath(os.fspath(filepath))
-    except TypeError as exc:
-        raise errors.PathError(
-            f"`filepath` must be a path (a string), received {type(filepath).__name__}."
-        ) from exc
-    return target
-
-
-def _with_dependencies(plan, format, verify):
-    """The routes of `plan` whose Python packages are installed.
-
-    Raises:
-        DependencyError: when no route has them, naming what the first lacks.
-    """
-    needs = [dependencies.needed_for_export(format, r.backend, verify) for r in plan]
-    usable = [r for r, needed in zip(plan, needs) if not dependencies.missing(needed)]
-    if not usable:
-        dependencies.require(needs[0])
-    return usable
-
-
-def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, options):
-    """Try the routes of `plan` in order; the first verified artifact wins.
+def _write_and_verify(model, plan, path, verbose):
+    """Try the plan's routes in order; the first verified artifact wins.
 
     A route fails when it raises, or when its artifact does not pass
     verification; the next route then starts from an empty staging path.
@@ -150,62 +118,40 @@ def _write_and_verify(model, fmt, plan, path, specs, verbose, verify, rtol, opti
         verification took (both `None` without verification).
     """
     failures = []
-    for i, route in enumerate(plan):
+    for i, route in enumerate(plan.routes):
         if failures and route.name == routes.CROSS_NAME:
             route = routes.fallback(route, failures[-1][1])
         progress.stage(
-            "export", f"Exporting {fmt.FORMAT} by the {route.name} route "
+            "export", f"Exporting {plan.format.FORMAT} by the {route.name} route "
             f"({route.backend} backend): {route.reason}."
         )
         try:
-            _write(route, model, fmt, path, specs, verbose, options)
+            _write(route, model, plan, path, verbose)
             atomic.checkpoint("after_write")
-            error = seconds = None
-            if verify:
-                progress.stage("verify", "Verifying: reloading the artifact and comparing it with the model.")
-                started = time.perf_counter()
-                error = verify_lib.check(model, fmt.runner(path, specs, options), specs, rtol)
-                seconds = time.perf_counter() - started
-            return route, error, seconds
+            if not plan.verify:
+                return route, None, None
+            progress.stage("verify", "Verifying: opening the artifact as load() does and comparing it with the model.")
+            started = time.perf_counter()
+            error = verify_lib.verify_artifact(model, plan.format, path, plan.signature, plan.options, plan.rtol)
+            return route, error, time.perf_counter() - started
         except Exception as exc:
             failures.append((route, exc))
-            if i + 1 < len(plan):
-                for written in [path] + formats.companions(fmt, path):
-                    _clear(written)
-                continue
-            raise _combined(failures) from exc
+            if i + 1 == len(plan.routes):
+                raise _combined(failures) from exc
+            for written in [path, *plan.format.companions(path)]:
+                _clear(written)
     raise AssertionError("unreachable: the plan is never empty")
 
 
-def _measure_runtime_defaults(model, fmt, path, specs, rtol):
-    """How the artifact computes under its runtime's bare defaults, where they differ from `load()`'s.
-
-    OpenVINO's CPU plugin defaults to bfloat16 on processors that have it,
-    whatever the file says; `load()` compiles in float32. The default's
-    error is measured on the verification inputs, reported and warned
-    about; it does not fail the export.
-
-    Returns:
-        `None`, or the format's description of its defaults with
-        ``"max_relative_error"`` added.
-    """
-    found = getattr(fmt, "runtime_defaults", lambda _: None)(path)
-    if found is None:
-        return None
-    artifact, described = found
-    error = verify_lib.measure(model, verify_lib.artifact_runner(artifact, specs), specs, rtol)
-    described = dict(described, max_relative_error=error)
-    warnings.warn(fmt.defaults_warning(described), UserWarning, stacklevel=2)
-    return described
-
-
-def _write(route, model, fmt, path, specs, verbose, options):
+def _write(route, model, plan, path, verbose):
     if route.name == routes.NATIVE_NAME:
         with scrub.source_paths_hidden(route.backend):
-            fmt.write(model, path, specs, verbose, **options)
+            plan.format.write(model, path, plan.signature, verbose, **plan.options)
     else:
-        cross_backend.write(model, path, fmt.FORMAT, specs, verbose, options, route.backend)
-    fmt.finish(path, _dict_output_names(model))
+        from kerasexport.cross import export as cross_export
+
+        cross_export.write(model, path, plan.format.FORMAT, plan.signature, verbose, plan.options,
+                           route.backend)
 
 
 def _combined(failures):
@@ -234,65 +180,69 @@ def _clear(path):
         os.remove(path)
 
 
-def _dict_output_names(model):
-    """The keys of a model's dict outputs, in Keras's flattening order."""
-    structure = getattr(model, "_outputs_struct", None)
-    if not isinstance(structure, dict):
-        return None
-    import keras
+def load(path, *, providers=None, session_options=None):
+    """Load an artifact written by `kerasexport.export()` (or by Keras).
 
-    return [str(key) for key in keras.tree.flatten({key: key for key in structure})]
+    No model code is needed, and only the format's runtime is imported: a
+    SavedModel is loaded with TensorFlow, an ONNX file with onnxruntime, an
+    OpenVINO IR with OpenVINO (in float32, whatever the processor), a
+    LiteRT file with the LiteRT interpreter, a `.pt2` file with torch.
+    Verification opens artifacts the same way.
 
+    Args:
+        path: `str` or path-like: a SavedModel directory (holding
+            `saved_model.pb`) or a file, recognised by its content whatever
+            its name: ONNX, OpenVINO IR (the `.xml`, its `.bin` beside it),
+            LiteRT (`.tflite`) or a PyTorch ExportedProgram (`.pt2`).
+        providers: list of onnxruntime execution providers. Defaults to
+            `None` (`["CPUExecutionProvider"]`). ONNX only.
+        session_options: an `onnxruntime.SessionOptions`. Defaults to `None`.
+            ONNX only.
 
-def _check_rtol(rtol):
-    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not rtol >= 0:
-        raise errors.ArgumentError(
-            f"`rtol` must be a non-negative number (a relative error such as "
-            f"1e-4), received {rtol!r}."
-        )
-
-
-def _check_model(model):
-    import keras
-
-    if not isinstance(model, keras.Model):
-        raise errors.ModelError(
-            f"Expected a Keras 3 model (keras.Model), received an object of "
-            f"type {type(model).__module__}.{type(model).__name__}."
-        )
-
-
-def _backend():
-    import keras
-
-    return keras.backend.backend()
-
-
-def _check_options(fmt, plan, options):
-    """The routes of `plan` that take every option in `options`.
-
-    Each route has its exporter's options: the native route those of the
-    model's backend, the cross-backend route those of the worker's backend.
+    Returns:
+        An `Artifact`.
 
     Raises:
-        OptionError: when no route of the plan takes all of `options`; the
-            message lists, per route, the options that apply.
+        ArtifactError: when `path` is not an artifact its runtime can load,
+            or when ONNX-only options are given for another format.
+        DependencyError: when the format's runtime is not installed.
+
+    Example:
+
+    ```python
+    artifact = kerasexport.load("serving/model")
+    print(artifact)
+    y = artifact.predict(x)
+    ```
     """
-    usable = [r for r in plan if set(options) <= set(_route_options(fmt, r))]
-    if usable:
-        return usable
-    unknown = sorted(set(options) - set().union(*(_route_options(fmt, r) for r in plan)))
-    offending = unknown or sorted(options)
-    applies = "; ".join(
-        f"{', '.join(_route_options(fmt, r)) or 'none'} by the {r.name} route ({r.backend} backend)"
-        for r in plan
-    )
-    raise errors.OptionError(
-        f"Option(s) {', '.join(offending)} do not apply to {fmt.FORMAT} "
-        f"exported from the {_backend()} backend. Options that apply: {applies}. "
-        "Remove the option, or choose the route it belongs to with `route=`."
-    )
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.exists(path):
+        raise errors.ArtifactError(
+            f"No artifact at {path!r}: nothing exists there. Expected a SavedModel "
+            f"directory or {_FILES}."
+        )
+    if os.path.isfile(path) and saved_keras.recognizes(path):
+        raise errors.ArtifactError(
+            f"{path!r} is a saved Keras model, not an exported artifact: "
+            "export it first (kerasexport.export())."
+        )
+    format = formats.detect(path)
+    if format is None:
+        raise errors.ArtifactError(
+            f"{path!r} is a directory without saved_model.pb, so not a "
+            f"SavedModel. Expected a SavedModel directory or {_FILES}."
+        )
+    fmt = formats.get(format)
+    given = {k: v for k, v in (("providers", providers), ("session_options", session_options))
+             if v is not None}
+    if set(given) - set(fmt.OPEN_OPTIONS):
+        raise errors.ArtifactError(
+            "`providers` and `session_options` apply to ONNX artifacts "
+            f"only; {path!r} is {_LABELS[format]}."
+        )
+    return fmt.open(path, **given)
 
 
-def _route_options(fmt, route):
-    return tuple(fmt.OPTIONS.get(route.backend, ()))
+_FILES = "an ONNX, OpenVINO (.xml), LiteRT (.tflite) or .pt2 file"
+_LABELS = {"tf_saved_model": "a SavedModel", "openvino": "an OpenVINO IR", "litert": "a LiteRT file",
+           "torch": "a .pt2 file", "onnx": "an ONNX file"}

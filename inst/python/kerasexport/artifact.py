@@ -1,52 +1,26 @@
-"""Load an exported artifact and run it, without the model's code.
+"""An artifact opened with its runtime: `Artifact`, its `Endpoint`s and their `TensorInfo`.
 
-`load()` detects the format (a SavedModel directory holding
-``saved_model.pb``; a file by its content, whatever its name: a LiteRT
-FlatBuffer, a `.pt2` zip archive, an OpenVINO IR's XML, else ONNX), opens it
-with its own runtime (TensorFlow, onnxruntime, the LiteRT interpreter, torch
-or OpenVINO) and reads every endpoint's inputs and outputs once.
-`Artifact.predict()` then checks and casts the inputs against that cached
-description and runs the endpoint.
-
-Only the runtime of the artifact's format is imported: loading an ONNX,
-OpenVINO or LiteRT artifact imports neither TensorFlow, Keras, JAX nor
-PyTorch; a `.pt2` file imports torch alone.
+A leaf: the format modules build these when they open a file (see
+`kerasexport.formats`), and `Artifact.predict()` checks and casts inputs
+against the endpoint's cached description before running it. Nothing here
+imports a runtime.
 """
 
 import dataclasses
 import os
-import zipfile
 
 import numpy as np
 
 from kerasexport import errors
-from kerasexport import quiet
 
-SAVED_MODEL_FILE = "saved_model.pb"
-ONNX_SUFFIX = ".onnx"
-# SavedModel endpoint that TF-Serving calls when none is named.
+# Keras's name for an exported model's endpoint (`model.export()`,
+# `ExportArchive.add_endpoint()`); the one graph of an ONNX, OpenVINO,
+# LiteRT or .pt2 file gets it too.
+SERVE = "serve"
+# The SavedModel signature TF-Serving calls when none is named.
 SERVING_DEFAULT = "serving_default"
-# ONNX, OpenVINO, LiteRT and .pt2 files hold one graph: its endpoint gets
-# Keras's default endpoint name.
-GRAPH_ENDPOINT = "serve"
-ONNX_ENDPOINT = GRAPH_ENDPOINT
-_DEFAULT_ORDER = (SERVING_DEFAULT, "serve")
-_ONNX_DTYPES = {
-    "tensor(float)": "float32",
-    "tensor(double)": "float64",
-    "tensor(float16)": "float16",
-    "tensor(bfloat16)": "bfloat16",
-    "tensor(int8)": "int8",
-    "tensor(int16)": "int16",
-    "tensor(int32)": "int32",
-    "tensor(int64)": "int64",
-    "tensor(uint8)": "uint8",
-    "tensor(uint16)": "uint16",
-    "tensor(uint32)": "uint32",
-    "tensor(uint64)": "uint64",
-    "tensor(bool)": "bool",
-    "tensor(string)": "string",
-}
+# Which endpoint `predict()` calls when none is named, first found.
+DEFAULT_ORDER = (SERVING_DEFAULT, SERVE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,112 +281,6 @@ def row_major(array, dtype):
     return out
 
 
-def load(path, *, providers=None, session_options=None):
-    """Load an artifact written by `kerasexport.export()` (or by Keras).
-
-    No model code is needed, and only the format's runtime is imported: a
-    SavedModel is loaded with TensorFlow, an ONNX file with onnxruntime, an
-    OpenVINO IR with OpenVINO, a LiteRT file with the LiteRT interpreter, a
-    `.pt2` file with torch.
-
-    Args:
-        path: `str` or path-like: a SavedModel directory (holding
-            `saved_model.pb`) or a file, recognised by its content whatever
-            its name: ONNX, OpenVINO IR (the `.xml`, its `.bin` beside it),
-            LiteRT (`.tflite`) or a PyTorch ExportedProgram (`.pt2`).
-        providers: list of onnxruntime execution providers. Defaults to
-            `None` (`["CPUExecutionProvider"]`). ONNX only.
-        session_options: an `onnxruntime.SessionOptions`. Defaults to `None`.
-            ONNX only.
-
-    Returns:
-        An `Artifact`.
-
-    Raises:
-        ArtifactError: when `path` is not an artifact its runtime can load,
-            or when ONNX-only options are given for another format.
-        DependencyError: when the format's runtime is not installed.
-
-    Example:
-
-    ```python
-    artifact = kerasexport.load("serving/model")
-    print(artifact)
-    y = artifact.predict(x)
-    ```
-    """
-    path = os.path.abspath(os.fspath(path))
-    if os.path.isdir(path):
-        if not os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
-            raise errors.ArtifactError(
-                f"{path!r} is a directory without {SAVED_MODEL_FILE}, so not a "
-                f"SavedModel. Expected a SavedModel directory or {_FILES}."
-            )
-        _onnx_only(path, "a SavedModel", providers, session_options)
-        return _load_saved_model(path)
-    if os.path.isfile(path):
-        format = file_format(path)
-        if format == "onnx":
-            return _load_onnx(path, providers, session_options)
-        _onnx_only(path, f"{_LABELS[format]} file", providers, session_options)
-        if format == "keras":
-            raise errors.ArtifactError(
-                f"{path!r} is a saved Keras model, not an exported artifact: "
-                "export it first (kerasexport.export(); R: export_savedmodel())."
-            )
-        from kerasexport import formats
-
-        return formats.get(format).open_artifact(path)
-    raise errors.ArtifactError(
-        f"No artifact at {path!r}: nothing exists there. Expected a SavedModel "
-        f"directory or {_FILES}."
-    )
-
-
-_FILES = "an ONNX, OpenVINO (.xml), LiteRT (.tflite) or .pt2 file"
-_LABELS = {"openvino": "an OpenVINO IR", "litert": "a LiteRT", "torch": "a .pt2", "keras": "a .keras"}
-_XML_START = (b"<?xml", b"<net")
-_LITERT_IDENTIFIER = b"TFL3"
-_KERAS_FILES = {"config.json", "model.weights.h5"}
-
-
-def file_format(path):
-    """The format of the file at `path`, by its content (not its name).
-
-    Returns:
-        `"litert"` (FlatBuffer identifier ``TFL3``), `"torch"` (a zip archive
-        holding a torch.export program), `"keras"` (a zip archive holding a
-        saved Keras model), `"openvino"` (XML), else `"onnx"` (a protobuf has
-        no signature; onnxruntime judges).
-    """
-    with open(path, "rb") as f:
-        head = f.read(64)
-    if head[4:8] == _LITERT_IDENTIFIER:
-        return "litert"
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except (zipfile.BadZipFile, OSError):
-            return "onnx"
-        if _KERAS_FILES <= set(names):
-            return "keras"
-        if any(n.endswith("/archive_format") or n == "archive_format" for n in names):
-            return "torch"
-        return "onnx"
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_XML_START):
-        return "openvino"
-    return "onnx"
-
-
-def _onnx_only(path, what, providers, session_options):
-    if providers is not None or session_options is not None:
-        raise errors.ArtifactError(
-            "`providers` and `session_options` apply to ONNX artifacts "
-            f"only; {path!r} is {what}."
-        )
-
-
 # Inputs ----
 
 
@@ -551,193 +419,8 @@ def format_size(size):
         size /= 1000
 
 
-def _directory_size(path):
+def directory_size(path):
     total = 0
     for root, _, files in os.walk(path):
         total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
     return total
-
-
-# ONNX ----
-
-
-def _load_onnx(path, providers, session_options):
-    from kerasexport.formats import onnx as onnx_format
-
-    try:
-        session = onnx_format.load(path, providers=providers, session_options=session_options)
-    except ImportError as exc:
-        raise errors.DependencyError(
-            f"Loading an ONNX artifact needs onnxruntime: {exc}"
-        ) from exc
-    except Exception as exc:
-        hint = f"Expected a SavedModel directory or {_FILES}."
-        if onnx_format.undefined_operations(path):
-            hint = ""  # An ONNX file after all: the description says what to do.
-        elif path.endswith(".bin") and os.path.isfile(path[:-4] + ".xml"):
-            hint = (
-                "This is the weights file of an OpenVINO IR: load the .xml "
-                "file beside it."
-            )
-        elif path.endswith((".keras", ".h5")):
-            hint = (
-                "This looks like a saved Keras model, not an exported artifact: "
-                "export it first (kerasexport.export(); R: export_savedmodel())."
-            )
-        raise errors.ArtifactError(
-            f"{path!r} is not an ONNX model onnxruntime can load: "
-            f"{onnx_format.describe_load_failure(path, exc)} {hint}".rstrip()
-        ) from exc
-    inputs = tuple(_onnx_info(i) for i in session.get_inputs())
-    outputs = tuple(_onnx_info(o) for o in session.get_outputs())
-    endpoint = Endpoint(ONNX_ENDPOINT, "graph", inputs, outputs)
-    output_names = [t.name for t in outputs]
-    input_names = [t.name for t in inputs]
-    run = session.run
-
-    def call(arrays):
-        return run(output_names, dict(zip(input_names, arrays)))
-
-    return Artifact(
-        path=path, format="onnx", size=os.path.getsize(path),
-        endpoints={ONNX_ENDPOINT: endpoint}, default_endpoint=ONNX_ENDPOINT,
-        runtime=session, callers={ONNX_ENDPOINT: call},
-    )
-
-
-def _onnx_info(node):
-    shape = node.shape
-    if shape is not None:
-        shape = tuple(d if isinstance(d, int) and d >= 0 else None for d in shape)
-    dtype = _ONNX_DTYPES.get(node.type, node.type)
-    return TensorInfo(node.name, dtype, shape)
-
-
-# SavedModel ----
-
-
-def _load_saved_model(path):
-    # TensorFlow's first import prints C++ logs that no setting silences.
-    with quiet.quiet(verbose=None):
-        try:
-            import tensorflow as tf
-        except ImportError as exc:
-            raise errors.DependencyError(
-                f"Loading a SavedModel needs TensorFlow: {exc}"
-            ) from exc
-        try:
-            loaded = tf.saved_model.load(path)
-        except Exception as exc:
-            raise errors.ArtifactError(
-                f"{path!r} is not a SavedModel TensorFlow can load: "
-                f"{type(exc).__name__}: {str(exc).strip()[:300]}"
-            ) from exc
-
-    endpoints = {}
-    callers = {}
-    for name, fn in loaded.signatures.items():
-        endpoints[name], callers[name] = _signature_endpoint(name, fn, tf)
-    twin = _serving_default_twin(loaded.signatures)
-    if twin is not None:
-        endpoints[SERVING_DEFAULT] = dataclasses.replace(endpoints[SERVING_DEFAULT], same_as=twin)
-    for name in sorted(dir(loaded)):
-        if name.startswith("_") or name in endpoints or name == "signatures":
-            continue
-        fn = getattr(loaded, name, None)
-        if getattr(fn, "input_signature", None) is None or not callable(fn):
-            continue
-        endpoints[name], callers[name] = _function_endpoint(name, fn, tf)
-    if not endpoints:
-        raise errors.ArtifactError(
-            f"The SavedModel at {path!r} has no signature and no tf.function "
-            "with an input signature, so nothing can be called."
-        )
-    default = next((n for n in _DEFAULT_ORDER if n in endpoints), next(iter(endpoints)))
-    return Artifact(
-        path=path, format="tf_saved_model", size=_directory_size(path),
-        endpoints=endpoints, default_endpoint=default, runtime=loaded,
-        callers=callers,
-    )
-
-
-def _called_functions(fn):
-    """Names of the functions a signature's wrapper graph calls."""
-    try:
-        return frozenset(
-            op.get_attr("f").name for op in fn.graph.get_operations()
-            if op.type in ("StatefulPartitionedCall", "PartitionedCall")
-        )
-    except Exception:  # a graph we cannot read: say nothing rather than guess
-        return frozenset()
-
-
-def _serving_default_twin(signatures):
-    """The signature that `serving_default` duplicates, if one does.
-
-    Keras writes `serving_default` as a second signature over the first
-    endpoint's function; both wrappers then call the same traced function.
-    """
-    if SERVING_DEFAULT not in signatures:
-        return None
-    target = _called_functions(signatures[SERVING_DEFAULT])
-    if not target:
-        return None
-    for name, fn in signatures.items():
-        if name != SERVING_DEFAULT and _called_functions(fn) == target:
-            return name
-    return None
-
-
-def _spec_info(name, spec):
-    shape = None if spec.shape.rank is None else tuple(spec.shape.as_list())
-    return TensorInfo(name, spec.dtype.name, shape)
-
-
-def _signature_endpoint(name, fn, tf):
-    kwargs = fn.structured_input_signature[1]
-    try:
-        order = list(fn.function_type.parameters)
-    except AttributeError:
-        order = sorted(kwargs)
-    order = [n for n in order if n in kwargs] or sorted(kwargs)
-    inputs = tuple(_spec_info(n, kwargs[n]) for n in order)
-    structured = fn.structured_outputs
-    if isinstance(structured, dict):
-        output_names = sorted(structured)  # tf.nest's order
-        outputs = tuple(_spec_info(n, structured[n]) for n in output_names)
-    else:
-        flat = tf.nest.flatten(structured)
-        output_names = None
-        outputs = tuple(_spec_info(f"output_{i}", s) for i, s in enumerate(flat))
-    endpoint = Endpoint(name, "signature", inputs, outputs,
-                        serving_default=(name == SERVING_DEFAULT))
-
-    def call(arrays):
-        result = fn(**dict(zip(order, arrays)))
-        if output_names is not None:
-            return [result[n].numpy() for n in output_names]
-        return [t.numpy() for t in tf.nest.flatten(result)]
-
-    return endpoint, call
-
-
-def _function_endpoint(name, fn, tf):
-    signature = fn.input_signature
-    flat = tf.nest.flatten(signature)
-    inputs = tuple(
-        _spec_info(s.name or f"input_{i}", s) for i, s in enumerate(flat)
-    )
-    concrete = fn.get_concrete_function(*signature)
-    out_flat = tf.nest.flatten(concrete.structured_outputs)
-    if isinstance(concrete.structured_outputs, dict):
-        names = sorted(concrete.structured_outputs)  # tf.nest's order
-    else:
-        names = [f"output_{i}" for i in range(len(out_flat))]
-    outputs = tuple(_spec_info(n, s) for n, s in zip(names, out_flat))
-    endpoint = Endpoint(name, "function", inputs, outputs)
-
-    def call(arrays):
-        args = tf.nest.pack_sequence_as(signature, list(arrays))
-        return [t.numpy() for t in tf.nest.flatten(fn(*args))]
-
-    return endpoint, call

@@ -18,7 +18,7 @@ import sys
 
 import click
 
-from kerasexport import __version__
+from kerasexport.version import __version__
 
 # name -> (module, attribute, one-line help shown by `kerasexport --help`).
 _COMMANDS = {

@@ -8,7 +8,7 @@ Two routes write an artifact:
   PyTorch).
 - ``"cross-backend"``: the model is saved to a ``.keras`` file and exported
   in a worker process by the backend that owns the format's exporter
-  (`CROSS_BACKENDS`; see `cross_backend`). It covers the formats a backend
+  (`CROSS_BACKENDS`; see `kerasexport.cross`). It covers the formats a backend
   has no exporter for (SavedModel from PyTorch, LiteRT from JAX and PyTorch,
   .pt2 from TensorFlow and JAX, OpenVINO from JAX) and models the native
   exporter fails on.
@@ -30,7 +30,7 @@ NATIVE_NAME = "native"
 CROSS_NAME = "cross-backend"
 ROUTES = (NATIVE_NAME, CROSS_NAME)
 # The backends whose exporter writes each format well, best first: the
-# cross-backend route exports there (see `cross_backend`). Measured on the
+# cross-backend route exports there (see `kerasexport.cross`). Measured on the
 # test zoo: OpenVINO's TensorFlow frontend has no TensorList (LSTMs), its
 # PyTorch path through torch.export converts every zoo model; LiteRT's
 # converter is TensorFlow's; a .pt2 file is a torch.export program.
@@ -114,7 +114,7 @@ def plan(backend, format, requested=None):
     )]
 
 
-def cross_backend(backend, format):
+def worker_backend(backend, format):
     """The backend a worker exports `format` with, for a model on `backend`.
 
     The first of the format's `CROSS_BACKENDS` other than `backend` (a
@@ -127,7 +127,7 @@ def cross_backend(backend, format):
 
 def cross(backend, format, why):
     """The cross-backend `Route`; `why` is `None` until a fallback says why."""
-    target = cross_backend(backend, format)
+    target = worker_backend(backend, format)
     how = f"exported by the {target} backend in a worker process"
     return Route(CROSS_NAME, target, f"{why}; {how}" if why else how)
 

@@ -38,11 +38,9 @@ def scrub_onnx_model(model):
     Returns:
         Whether `model` was changed.
     """
-    from kerasexport.formats.onnx import graphs
-
     changed = False
     for root in [model.graph, *model.functions]:
-        for graph in graphs(root):
+        for graph in onnx_graphs(root):
             if getattr(graph, "doc_string", ""):
                 graph.doc_string = ""
                 changed = True
@@ -55,6 +53,17 @@ def scrub_onnx_model(model):
         model.doc_string = ""
         changed = True
     return changed
+
+
+def onnx_graphs(root):
+    """`root` (an ONNX graph or function) and every subgraph in it (loops, branches)."""
+    yield root
+    for node in root.node:
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                yield from onnx_graphs(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from onnx_graphs(subgraph)
 
 
 def _drop_trace_metadata(props):

@@ -1,11 +1,16 @@
-"""Parity check: the artifact, reloaded by its runtime, against the model.
+"""Parity check: the artifact, opened as users open it, against the model.
 
-Inputs are made from the signature: the right dtypes, two batch sizes, and
-every other unknown dimension set to a size nobody would default to, so a
-shape baked in at export time shows up as a failure.
+`verify_artifact()` opens an artifact with its format's `open` (what
+`kerasexport.load()` calls), lets the format refuse what runs but is not
+what was asked (`check`), and compares `Artifact.predict()` with the model
+(`check` here). Inputs are made from the signature: the right dtypes, two
+batch sizes, and every other unknown dimension set to a size nobody would
+default to, so a shape baked in at export time shows up as a failure.
 """
 
+import os
 import re
+import warnings
 
 import numpy as np
 
@@ -221,8 +226,6 @@ def check(model, run_artifact, signature, rtol=DEFAULT_RTOL):
                 f"{_half_precision_hint(model, error) or _RAISE_RTOL}"
             )
     if random:
-        import warnings
-
         warnings.warn(
             "The model's outputs differ between two runs on the same inputs "
             "(random layers active at inference), so the artifact's outputs "
@@ -251,8 +254,58 @@ def measure(model, run_artifact, signature, rtol=DEFAULT_RTOL):
     return worst
 
 
-def artifact_runner(artifact, signature):
-    """`run_artifact` for `check`: the artifact's default endpoint, called as users call it.
+def verify_artifact(model, fmt, path, signature, options, rtol=DEFAULT_RTOL):
+    """Open the artifact at `path` as `kerasexport.load()` does and compare it with `model`.
+
+    Args:
+        model: the Keras model (the reference).
+        fmt: the format's module (a `formats.Format`).
+        path: `str`, where the artifact was written (its staging path).
+        signature: the normalized signature it was exported with.
+        options: the exporter's options (some formats check against them).
+        rtol: `float`, the tolerance.
+
+    Returns:
+        The worst relative error (NaN for a random model).
+
+    Raises:
+        VerificationError: the artifact cannot be opened, is refused by its
+            format, or does not reproduce the model.
+    """
+    try:
+        artifact = fmt.open(path)
+    except errors.ArtifactError as exc:
+        # Named as the user named it, not by its staging path.
+        text = str(exc).replace(repr(path), repr(os.path.basename(path)))
+        raise errors.VerificationError(f"The exported artifact could not be loaded: {text}") from exc
+    fmt.check(artifact, signature, options)
+    return check(model, artifact_runner(artifact, signature), signature, rtol)
+
+
+def measure_runtime_defaults(model, fmt, path, signature, rtol=DEFAULT_RTOL):
+    """How the artifact computes under its runtime's bare defaults, where they differ from `open`'s.
+
+    OpenVINO's CPU plugin defaults to bfloat16 on processors that have it,
+    whatever the file says, while `open` compiles in float32. The
+    default's error is measured on the verification inputs and warned
+    about; it does not fail the export.
+
+    Returns:
+        `None`, or the format's description of its defaults with
+        ``"max_relative_error"`` added.
+    """
+    found = fmt.runtime_defaults(path)
+    if found is None:
+        return None
+    artifact, described = found
+    error = measure(model, artifact_runner(artifact, signature), signature, rtol)
+    described = dict(described, max_relative_error=error)
+    warnings.warn(fmt.defaults_warning(described), UserWarning, stacklevel=2)
+    return described
+
+
+def artifact_runner(artifact, signature, endpoint=None):
+    """`run_artifact` for `check`: an endpoint of the artifact, called as users call it.
 
     The model's positional arguments are flattened as Keras flattens them
     and given to `Artifact.predict` by name when the artifact's inputs carry
@@ -263,6 +316,8 @@ def artifact_runner(artifact, signature):
     Args:
         artifact: a `kerasexport.Artifact`.
         signature: the normalized signature the artifact was exported with.
+        endpoint: `str`, the endpoint to call. Defaults to `None` (the
+            artifact's default endpoint, as `predict()`'s).
 
     Returns:
         A function of the model's positional arguments returning
@@ -272,13 +327,13 @@ def artifact_runner(artifact, signature):
 
     from kerasexport import formats
 
-    endpoint = artifact.endpoint()
+    endpoint = artifact.endpoint(endpoint)
     names = formats.input_names(signature)
     by_name = sorted(names) == sorted(t.name for t in endpoint.inputs)
 
     def run(args):
         flat = keras.tree.flatten(args)
-        outputs = artifact.predict(dict(zip(names, flat)) if by_name else flat)
+        outputs = artifact.predict(dict(zip(names, flat)) if by_name else flat, endpoint=endpoint.name)
         if not isinstance(outputs, dict):
             outputs = {endpoint.outputs[0].name: outputs}
         return outputs

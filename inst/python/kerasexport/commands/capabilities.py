@@ -120,6 +120,6 @@ def _distributions():
 
 
 def _kerasexport_version():
-    from kerasexport import __version__
+    from kerasexport.version import __version__
 
     return __version__

@@ -36,9 +36,9 @@ def format_for(output):
     letters = suffix[1:]
     if not (letters.isalnum() and not letters.isdigit()) or suffix in _SAVED_MODEL_SUFFIXES:
         return "tf_saved_model"
-    for name in formats.FORMATS:
-        if getattr(formats.get(name), "SUFFIX", None) == suffix:
-            return name
+    named = formats.by_suffix(suffix)
+    if named is not None:
+        return named
     raise click.UsageError(
         f"The suffix {suffix!r} of OUTPUT names no format this command writes; pass "
         f"--format ({', '.join(formats.FORMATS)})."

@@ -9,13 +9,14 @@ import importlib
 import importlib.util
 import os
 import sys
-import zipfile
 
 from kerasexport import errors
 from kerasexport import routes
+from kerasexport import saved_keras
+from kerasexport.formats import saved_model
 from kerasexport.cli import fail
 
-SUFFIX = ".keras"
+SUFFIX = saved_keras.SUFFIX
 _SAVE_HINT = "Python: model.save(\"model.keras\"); R: save_model(model, \"model.keras\")"
 
 
@@ -24,21 +25,13 @@ def check(path):
     if not os.path.lexists(path):
         fail(f"No such file: {path!r}; MODEL is a {SUFFIX} file ({_SAVE_HINT}).")
     if os.path.isdir(path):
-        exported = os.path.isfile(os.path.join(path, "saved_model.pb"))
+        exported = saved_model.recognizes(path)
         fail(
             f"{path!r} is {'an exported SavedModel' if exported else 'a directory'}, not a "
             f"{SUFFIX} file ({_SAVE_HINT}); `kerasexport inspect` looks into exported artifacts."
         )
-    if not path.endswith(SUFFIX) or not _is_keras_zip(path):
+    if not path.endswith(SUFFIX) or not saved_keras.recognizes(path):
         fail(f"{path!r} is not a {SUFFIX} file, the zip archive Keras 3 saves ({_SAVE_HINT}).")
-
-
-def _is_keras_zip(path):
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return "config.json" in archive.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
 
 
 def find_custom(modules):

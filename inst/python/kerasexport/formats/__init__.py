@@ -1,7 +1,23 @@
-"""One module per export format: how to write it, how to load and run it."""
+"""One module per export format, each writing *and* opening it, under the same names.
+
+Every format module is a `Format` (the contract below): its id and files
+(`FORMAT`, `SUFFIXES`, `IS_DIRECTORY`, `companions`), how to recognise its
+files by content (`recognizes`), the exporter's options per backend
+(`OPTIONS`), `write` (the model to the file) and `open` (the file to an
+`Artifact`, with its runtime alone). `kerasexport.load()` and verification
+both open an artifact with `open`, so what passes verification is what
+users get; `check` refuses what opens and runs but is not what was asked
+for, and `runtime_defaults` opens it the way a runtime's bare defaults
+would, where those differ from `open` (OpenVINO's on bfloat16 processors).
+
+The helpers below name the inputs and outputs the same way for every
+format and trace exports in inference mode.
+"""
 
 import contextlib
 import importlib
+import os
+import typing
 
 from kerasexport import errors
 
@@ -14,6 +30,51 @@ _MODULES = {
     "torch": "pt2",
 }
 FORMATS = tuple(_MODULES)
+# Recognised by content in this order; ONNX, whose protobuf has no magic
+# number, is what a file is when it is none of the others.
+_DETECTION_ORDER = ("tf_saved_model", "litert", "torch", "openvino")
+_FALLBACK = "onnx"
+
+
+@typing.runtime_checkable
+class Format(typing.Protocol):
+    """What each `kerasexport.formats.<format>` module provides.
+
+    Attributes:
+        FORMAT: Keras's name for the format (``"onnx"``).
+        SUFFIXES: conventional suffixes, the first preferred (``(".onnx",)``;
+            none for a SavedModel directory).
+        IS_DIRECTORY: whether an artifact is a directory.
+        OPTIONS: backend -> the exporter options it takes there.
+        OPEN_OPTIONS: the options `open` takes (ONNX's `providers`...).
+    """
+
+    FORMAT: str
+    SUFFIXES: tuple
+    IS_DIRECTORY: bool
+    OPTIONS: dict
+    OPEN_OPTIONS: tuple
+
+    def companions(self, path):
+        """The files written beside `path` that belong to its artifact."""
+
+    def recognizes(self, path):
+        """Whether the file or directory at `path` holds this format, by content."""
+
+    def write(self, model, path, signature, verbose, **options):
+        """Export `model` (on the backend that runs this call) to `path`."""
+
+    def open(self, path, **options):
+        """The artifact at `path`, opened with its runtime alone: an `Artifact`."""
+
+    def check(self, artifact, signature, options):
+        """Raise `VerificationError` for an artifact that runs but is not what was asked."""
+
+    def runtime_defaults(self, path):
+        """`None`, or (an `Artifact`, a `dict`) opened with the runtime's bare defaults."""
+
+    def defaults_warning(self, defaults):
+        """What to tell users of the bare defaults, given `runtime_defaults`' dict and its error."""
 
 
 def get(format):
@@ -30,9 +91,33 @@ def get(format):
     return importlib.import_module(f"kerasexport.formats.{module}")
 
 
-def companions(fmt, path):
-    """The files besides `path` that belong to its artifact (OpenVINO's `.bin`)."""
-    return list(getattr(fmt, "companions", lambda _: [])(path))
+def detect(path):
+    """The format of the artifact at `path`, by its content (not its name).
+
+    Returns:
+        A name from `FORMATS`: the first format that recognises `path`, else
+        `"onnx"` for a file (onnxruntime judges it) and `None` for a
+        directory no format recognises.
+    """
+    for name in _DETECTION_ORDER:
+        if get(name).recognizes(path):
+            return name
+    return None if os.path.isdir(path) else _FALLBACK
+
+
+def by_suffix(suffix):
+    """The format whose conventional suffix is `suffix` (``".onnx"``), or `None`."""
+    suffix = suffix.lower()
+    return next((name for name in FORMATS if suffix in get(name).SUFFIXES), None)
+
+
+def read_head(path, size=64):
+    """The first `size` bytes of the file at `path` (`b""` for what is not a readable file)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return b""
 
 
 def output_names(model, count=None):

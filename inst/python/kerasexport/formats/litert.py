@@ -12,6 +12,7 @@ which LiteRT cannot lower; such a model is converted with its batch fixed to
 one, and `predict()` runs it one row at a time.
 """
 
+import io
 import os
 import re
 import tempfile
@@ -19,12 +20,14 @@ import warnings
 
 import numpy as np
 
+from kerasexport import artifact as artifact_lib
 from kerasexport import errors
 from kerasexport import formats
 
 FORMAT = "litert"
 IS_DIRECTORY = False
-SUFFIX = ".tflite"
+SUFFIXES = (".tflite",)
+OPEN_OPTIONS = ()
 # `allow_flex` is ours; the rest are TFLiteConverter attributes. Only the
 # TensorFlow backend converts (the other backends take the cross route).
 OPTIONS = {
@@ -36,18 +39,28 @@ OPTIONS = {
     "torch": (),
 }
 IDENTIFIER = b"TFL3"  # FlatBuffer file identifier, at bytes 4 to 8
-SIGNATURE = "serve"
+SIGNATURE = artifact_lib.SERVE
 _STATIC_SHAPE_NEEDED = "requires element_shape to be static"
 _FLEX_PREFIX = "Flex"
 
 
-def write(model, path, input_signature, verbose, allow_flex=False, **options):
+def companions(path):
+    """None: a LiteRT model is one file."""
+    return []
+
+
+def recognizes(path):
+    """Whether the file at `path` is a LiteRT FlatBuffer (identifier ``TFL3`` at bytes 4 to 8)."""
+    return os.path.isfile(path) and formats.read_head(path, 8)[4:8] == IDENTIFIER
+
+
+def write(model, path, signature, verbose, allow_flex=False, **options):
     """Convert `model` to a `.tflite` file at `path` (any file name).
 
     Args:
         model: a `keras.Model` on the TensorFlow backend.
         path: `str`, the file to write.
-        input_signature: the normalized signature.
+        signature: the normalized signature.
         verbose: `bool` or `None`.
         allow_flex: `bool`. Let the converter use TensorFlow Select ops.
             Defaults to `False` (built-in LiteRT operations only).
@@ -58,7 +71,7 @@ def write(model, path, input_signature, verbose, allow_flex=False, **options):
     Raises:
         FormatError: when the converter cannot express the model.
     """
-    signature = _named(input_signature)
+    signature = _named(signature)
     try:
         blob = _convert(model, signature, allow_flex, options, os.path.dirname(path))
     except _StaticShapeNeeded:
@@ -71,7 +84,7 @@ def write(model, path, input_signature, verbose, allow_flex=False, **options):
         )
         blob = _convert(model, signature, allow_flex, options, os.path.dirname(path))
     blob = _with_metadata(blob, {"inputs": formats.input_names(signature)})
-    with open(path, "wb") as f:
+    with io.open(path, "wb") as f:
         f.write(blob)
     if verbose:
         from keras.src.utils import io_utils
@@ -183,10 +196,6 @@ def _conversion_failure(text, allow_flex):
     )
 
 
-def finish(path, output_names=None):
-    """Nothing to do: the converter keeps the signature's names."""
-
-
 # Reading the file ----
 
 # The inputs' positional order, which neither the signature (sorted by name)
@@ -220,7 +229,7 @@ def _read(path):
 
     from ai_edge_litert import schema_py_generated as schema
 
-    with open(path, "rb") as f:
+    with io.open(path, "rb") as f:
         buffer = f.read()
     model = schema.Model.GetRootAsModel(buffer, 0)
     names = set()
@@ -322,59 +331,46 @@ class _Signature:
         return [result[n] for n in self.outputs]
 
 
-def runner(path, signature, options=None):
-    """Run the file as a user would: the standalone LiteRT interpreter.
-
-    A file with Flex operations runs only when `allow_flex` was given, in a
-    runtime that has them.
+def check(artifact, signature, options):
+    """Refuse a file with Flex operations unless `allow_flex` asked for them.
 
     Raises:
-        VerificationError: when the file cannot be loaded or needs operations
-            the runtime lacks.
+        VerificationError: naming the operations, which the standalone
+            runtime users load LiteRT files with does not have.
     """
-    import keras
-
-    try:
-        ops, meta = _read(path)
-        if ops and not (options or {}).get("allow_flex"):
-            raise _FlexUnavailable(_flex_message(ops))
-        call = _Signature(_interpreter(path, ops), meta)
-    except _FlexUnavailable as exc:
+    ops = flex_operations(artifact.path)
+    if ops and not options.get("allow_flex"):
         raise errors.VerificationError(
-            f"The exported LiteRT file cannot run: {exc} Pass verify=False to "
+            f"The exported LiteRT file cannot run: {_flex_message(ops)} Pass verify=False to "
             "write it unverified, or export another format."
-        ) from exc
-    except Exception as exc:
-        from kerasexport import routes
-
-        raise errors.VerificationError(
-            f"The exported artifact could not be loaded by LiteRT: {routes.describe(exc)}"
-        ) from exc
-    dtypes = [d["dtype"] for d in call.input_details]
-    names = formats.input_names(signature)
-    order = [names.index(n) for n in call.inputs] if set(names) == set(call.inputs) else None
-
-    def run(args):
-        flat = keras.tree.flatten(args)
-        if order is not None:
-            flat = [flat[i] for i in order]  # the file's order, by name
-        flat = [np.ascontiguousarray(a, dtype=t) for a, t in zip(flat, dtypes)]
-        return dict(zip(call.outputs, call(flat)))
-
-    return run
+        )
 
 
-def open_artifact(path):
-    """A `kerasexport.Artifact` running the `.tflite` file at `path` with LiteRT."""
-    from kerasexport import artifact as artifact_lib
+def runtime_defaults(path):
+    """None: `open` is the standalone interpreter with its default delegate."""
+    return None
 
+
+def defaults_warning(defaults):
+    raise NotImplementedError("the interpreter's defaults are what `open` uses")
+
+
+def open(path):
+    """A `kerasexport.Artifact` running the `.tflite` file at `path` with LiteRT.
+
+    The standalone interpreter (`ai-edge-litert`); a file with Flex
+    operations runs only in TensorFlow's interpreter, where it has them.
+
+    Raises:
+        ArtifactError: a file the interpreter cannot load or run.
+        DependencyError: ai-edge-litert is not installed.
+    """
     try:
         import ai_edge_litert.interpreter  # noqa: F401
     except ImportError as exc:
         raise errors.DependencyError(
             "Loading a LiteRT artifact needs the LiteRT runtime: install it with "
-            "`pip install ai-edge-litert`, or from R run "
-            "`kerasexport::install_kerasexport()`."
+            "`pip install ai-edge-litert`."
         ) from exc
     try:
         ops, meta = _read(path)
@@ -398,7 +394,7 @@ def open_artifact(path):
     outputs = tuple(
         info(n, call.output_details[n], call.batch_of_one) for n in call.outputs
     )
-    name = artifact_lib.GRAPH_ENDPOINT
+    name = artifact_lib.SERVE
     endpoint = artifact_lib.Endpoint(name, "graph", inputs, outputs)
     return artifact_lib.Artifact(
         path=path, format=FORMAT, size=os.path.getsize(path),

@@ -1,29 +1,48 @@
-"""ONNX: written by Keras's exporter, run by onnxruntime."""
+"""ONNX: written by Keras's exporter, opened by onnxruntime.
+
+What the exporters write is made one self-contained, path-free file
+(`finish`): weights some exporters leave in side files are folded in, doc
+strings and stack traces removed, dict outputs named as the model names
+them. An ONNX protobuf has no magic number: a file no other format
+recognises is taken for ONNX, and onnxruntime judges it.
+"""
 
 import os
 import re
 
+from kerasexport import artifact as artifact_lib
+from kerasexport import dtypes
+from kerasexport import errors
 from kerasexport import formats
+from kerasexport import scrub
 
 FORMAT = "onnx"
 IS_DIRECTORY = False
-SUFFIX = ".onnx"
+SUFFIXES = (".onnx",)
 OPTIONS = {
     "tensorflow": ("opset_version",),
     "jax": ("opset_version",),
     "torch": ("opset_version",),
 }
+OPEN_OPTIONS = ("providers", "session_options")
 
 
 # Protobuf's limit: a larger model must keep its weights in external data.
 _MAX_INLINE_BYTES = 2**31 - 1
 
 
-def write(model, path, input_signature, verbose, **options):
-    """Export `model` to ONNX at `path` with Keras, in inference mode.
+def companions(path):
+    """None: `write` folds every side file into the one `.onnx` file."""
+    return []
 
-    The weights may be left beside the file (see `finish`).
-    """
+
+def recognizes(path):
+    """Any file: ONNX is what a file is when no other format recognises it (see `formats.detect`)."""
+    return os.path.isfile(path)
+
+
+def write(model, path, signature, verbose, **options):
+    """Export `model` to one self-contained ONNX file at `path` with Keras, in inference mode."""
     from keras.src.export import onnx
 
     import keras
@@ -32,8 +51,13 @@ def write(model, path, input_signature, verbose, **options):
         _teach_tf2onnx_erfc()
     with formats.inference_mode():
         onnx.export_onnx(
-            model, path, verbose=bool(verbose), input_signature=input_signature, **options
+            model, path, verbose=bool(verbose), input_signature=signature, **options
         )
+    finish(path, formats.output_names(model) if _has_dict_outputs(model) else None)
+
+
+def _has_dict_outputs(model):
+    return isinstance(getattr(model, "_outputs_struct", None), dict)
 
 
 def _teach_tf2onnx_erfc():
@@ -85,11 +109,7 @@ def finish(path, output_names=None):
     Raises:
         FormatError: when the side files are too large for one ONNX file.
     """
-    import os
-
     import onnx
-
-    from kerasexport import scrub
 
     try:
         model = onnx.load(path, load_external_data=False)
@@ -102,8 +122,6 @@ def finish(path, output_names=None):
     if side_files:
         size = sum(os.path.getsize(os.path.join(directory, f)) for f in side_files)
         if size > _MAX_INLINE_BYTES:
-            from kerasexport import errors
-
             raise errors.FormatError(
                 f"The ONNX exporter stored {size} bytes of weights in external "
                 f"files ({', '.join(sorted(side_files))}); over 2 GB they cannot "
@@ -130,20 +148,9 @@ def _side_files(model):
     }
 
 
-def graphs(root):
-    """`root` (a graph or a function) and every subgraph in it (loops, branches)."""
-    yield root
-    for node in root.node:
-        for attribute in node.attribute:
-            if attribute.HasField("g"):
-                yield from graphs(attribute.g)
-            for subgraph in attribute.graphs:
-                yield from graphs(subgraph)
-
-
 def _initializers(graph):
     """Initializers of `graph` and of its subgraphs."""
-    for g in graphs(graph):
+    for g in scrub.onnx_graphs(graph):
         yield from g.initializer
 
 
@@ -218,7 +225,7 @@ def undefined_operations(path):
     except Exception:
         return []
     found = {}
-    for graph in graphs(model.graph):
+    for graph in scrub.onnx_graphs(model.graph):
         for node in graph.node:
             if node.domain in ("", "ai.onnx") and not onnx.defs.has(node.op_type):
                 found.setdefault(node.op_type, node.name)
@@ -230,46 +237,76 @@ _LOAD_PREFIX = re.compile(r"Load model from .*? failed:\s*")
 
 
 
-def runner(path, signature, options=None):
-    """Run the file as a user would: an onnxruntime session on the CPU.
+def open(path, providers=None, session_options=None):
+    """The ONNX file at `path` in an onnxruntime session (CPU provider unless told).
 
     Args:
-        path: `str`, the ONNX file.
-        signature: the normalized signature it was exported with.
-        options: the export's options (unused).
-
-    Returns:
-        A function of the model's positional arguments returning
-        ``{output name: array}``.
+        path: `str`, the file.
+        providers: list of onnxruntime execution providers. Defaults to
+            `None` (``["CPUExecutionProvider"]``).
+        session_options: an `onnxruntime.SessionOptions`. Defaults to `None`.
 
     Raises:
-        VerificationError: when onnxruntime cannot load the file, or it asks
-            for more inputs than `signature` describes.
+        ArtifactError: a file onnxruntime cannot load (the message says
+            why, and what the file looks like if it is not ONNX).
+        DependencyError: onnxruntime is not installed.
     """
-    import onnxruntime
-
-    from kerasexport import errors
-    from kerasexport import signature as signature_lib
-
-    session_options = onnxruntime.SessionOptions()
-    session_options.log_severity_level = 3  # a failure is raised, not logged
     try:
-        session = load(path, session_options=session_options)
+        import onnxruntime
+    except ImportError as exc:
+        raise errors.DependencyError(f"Loading an ONNX artifact needs onnxruntime: {exc}") from exc
+    try:
+        session = onnxruntime.InferenceSession(
+            path, sess_options=session_options, providers=providers or ["CPUExecutionProvider"],
+        )
     except Exception as exc:
-        raise errors.VerificationError(
-            "The exported artifact could not be loaded by its runtime: "
-            f"{describe_load_failure(path, exc)}"
+        raise errors.ArtifactError(
+            f"{path!r} is not an ONNX model onnxruntime can load: "
+            f"{describe_load_failure(path, exc)} {_not_onnx_hint(path)}".rstrip()
         ) from exc
-    _check_inputs(session, signature)
-    return lambda args: run(session, signature_lib.flat_specs(args))
+    inputs = tuple(_info(i) for i in session.get_inputs())
+    outputs = tuple(_info(o) for o in session.get_outputs())
+    name = artifact_lib.SERVE
+    endpoint = artifact_lib.Endpoint(name, "graph", inputs, outputs)
+    input_names, output_names = [t.name for t in inputs], [t.name for t in outputs]
+    run = session.run
+
+    def call(arrays):
+        return run(output_names, dict(zip(input_names, arrays)))
+
+    return artifact_lib.Artifact(
+        path=path, format=FORMAT, size=os.path.getsize(path), endpoints={name: endpoint},
+        default_endpoint=name, runtime=session, callers={name: call},
+    )
 
 
-def _check_inputs(session, signature):
+def _not_onnx_hint(path):
+    """What the file is, when onnxruntime refused it for not being ONNX at all."""
+    from kerasexport import saved_keras
+
+    if undefined_operations(path):
+        return ""  # An ONNX file after all: the description says what to do.
+    if path.endswith(".bin") and os.path.isfile(path[:-4] + ".xml"):
+        return "This is the weights file of an OpenVINO IR: load the .xml file beside it."
+    if path.endswith((".keras", ".h5")) or saved_keras.recognizes(path):
+        return ("This looks like a saved Keras model, not an exported artifact: export it "
+                "first (kerasexport.export()).")
+    return ("Expected a SavedModel directory or an ONNX, OpenVINO (.xml), LiteRT (.tflite) "
+            "or .pt2 file.")
+
+
+def _info(node):
+    shape = node.shape
+    if shape is not None:
+        shape = tuple(d if isinstance(d, int) and d >= 0 else None for d in shape)
+    return artifact_lib.TensorInfo(node.name, dtypes.convert(node.type, "onnx", "name"), shape)
+
+
+def check(artifact, signature, options):
     """Refuse an ONNX graph whose extra inputs no caller could feed."""
-    from kerasexport import errors
     from kerasexport import signature as signature_lib
 
-    names = [i.name for i in session.get_inputs()]
+    names = [t.name for t in artifact.endpoint().inputs]
     flat = signature_lib.flat_specs(signature)
     if len(names) <= len(flat):
         return
@@ -285,18 +322,10 @@ def _check_inputs(session, signature):
     )
 
 
-def load(path, providers=None, session_options=None):
-    """An onnxruntime session on `path` (CPU provider unless told)."""
-    import onnxruntime
-
-    return onnxruntime.InferenceSession(
-        path, sess_options=session_options,
-        providers=providers or ["CPUExecutionProvider"],
-    )
+def runtime_defaults(path):
+    """None: `open` is onnxruntime's default session on the CPU."""
+    return None
 
 
-def run(session, flat_inputs):
-    """Run with inputs in the session's input order; outputs by name."""
-    feeds = {i.name: x for i, x in zip(session.get_inputs(), flat_inputs)}
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, feeds)))
+def defaults_warning(defaults):
+    raise NotImplementedError("onnxruntime's defaults are what `open` uses")

@@ -20,7 +20,7 @@ layers of a default compile in float32, and kerasexport compiles it with
 ``{"INFERENCE_PRECISION_HINT": "f32"}`` (`COMPILE_CONFIG`): `load()`, the
 server and verification, which holds that compile to the tolerance and
 reads the precision of each compiled layer. A default compile is measured
-too (`plugin_defaults`): where it rounds some layers, the export's report
+too (`runtime_defaults`): where it rounds some layers, the export's report
 and a warning give its error against the model.
 
 The weights file is named as OpenVINO looks for it: the target's last suffix
@@ -32,15 +32,19 @@ import os
 import threading
 import xml.etree.ElementTree as ElementTree
 
-import numpy as np
 
+from kerasexport import artifact as artifact_lib
+from kerasexport import dtypes
 from kerasexport import errors
 from kerasexport import formats
 
 FORMAT = "openvino"
 IS_DIRECTORY = False
-SUFFIX = ".xml"
+SUFFIXES = (".xml",)
 WEIGHTS_SUFFIX = ".bin"
+OPEN_OPTIONS = ()
+# An IR is XML: an optional byte-order mark and declaration, then <net>.
+_XML_START = (b"<?xml", b"<net")
 OPTIONS = {
     "tensorflow": ("compress_to_fp16",),
     "jax": (),
@@ -60,12 +64,6 @@ DEFAULT_COMPILE = 'openvino.Core().compile_model(path, "CPU")'
 # plugin reads the f16 entry as "keep this layer out of bf16 and f16").
 _KEEP_PRECISION = {"name": "DisablePrecisionConversion", "version": "0", "value": "dynamic:bf16,f16"}
 _LOW_PRECISIONS = ("bf16", "f16")
-_DTYPES = {
-    "f32": "float32", "f64": "float64", "f16": "float16", "bf16": "bfloat16",
-    "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64",
-    "u8": "uint8", "u16": "uint16", "u32": "uint32", "u64": "uint64",
-    "boolean": "bool", "string": "string",
-}
 
 
 def companions(path):
@@ -84,13 +82,18 @@ def companions(path):
     return [stem + WEIGHTS_SUFFIX]
 
 
-def write(model, path, input_signature, verbose, compress_to_fp16=False):
+def recognizes(path):
+    """Whether the file at `path` is XML, as an IR's `.xml` is."""
+    return os.path.isfile(path) and formats.read_head(path).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_XML_START)
+
+
+def write(model, path, signature, verbose, compress_to_fp16=False):
     """Convert `model` to an OpenVINO IR at `path` and its `.bin` beside it.
 
     Args:
         model: a `keras.Model` on the TensorFlow or PyTorch backend.
         path: `str`, the `.xml` file to write (any file name but `*.bin`).
-        input_signature: the normalized signature.
+        signature: the normalized signature.
         verbose: `bool` or `None`.
         compress_to_fp16: `bool`. Store the weights as float16 (half the
             size; outputs then differ by about 1e-3, so raise `rtol`).
@@ -98,7 +101,7 @@ def write(model, path, input_signature, verbose, compress_to_fp16=False):
     """
     import openvino as ov
 
-    ov_model, inputs = _convert(model, input_signature)
+    ov_model, inputs = _convert(model, signature)
     _name_ports(ov_model, inputs, model)
     for key, value in RUNTIME_OPTIONS.items():
         ov_model.set_rt_info(value, ["runtime_options", key])
@@ -202,10 +205,6 @@ def _keep_precision(xml):
     tree.write(xml, encoding="utf-8", xml_declaration=True)
 
 
-def finish(path, output_names=None):
-    """Nothing to do: `write` named the ports."""
-
-
 # Loading and running ----
 
 
@@ -255,20 +254,13 @@ def inference_precision(compiled):
     return compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
 
 
-def runner(path, signature, options=None):
-    """Run the IR as `kerasexport.load()` does (`open_artifact`): float32.
+def check(artifact, signature, options):
+    """Refuse an IR the CPU plugin runs partly in 16-bit floats though float32 was asked.
 
     Raises:
-        VerificationError: when OpenVINO cannot compile it, or runs some of
-            its layers in 16-bit floats though float32 was asked for.
+        VerificationError: naming the layers, unless the weights were
+            compressed to float16 on request (`compress_to_fp16`).
     """
-    from kerasexport import verify
-
-    options = options or {}
-    try:
-        artifact = open_artifact(path)
-    except errors.KerasexportError as exc:
-        raise errors.VerificationError(f"The exported artifact could not be loaded: {exc}") from exc
     low = low_precision_layers(artifact.runtime)
     if low and not options.get("compress_to_fp16"):
         shown = ", ".join(f"{name} ({p})" for name, p in low[:5])
@@ -277,7 +269,6 @@ def runner(path, signature, options=None):
             f"16-bit floats ({shown}{' and more' if len(low) > 5 else ''}) though "
             f"it was compiled with {COMPILE_CONFIG}. Nothing was written."
         )
-    return verify.artifact_runner(artifact, signature)
 
 
 def runtime_defaults(path):
@@ -294,7 +285,7 @@ def runtime_defaults(path):
         name, e.g. ``"bf16"``), `low_precision_layers` (how many layers run
         in 16-bit floats).
     """
-    artifact = open_artifact(path, config={})
+    artifact = open(path, config={})
     low = low_precision_layers(artifact.runtime)
     if not low:
         return None
@@ -325,7 +316,7 @@ def _first_line(exc):
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def open_artifact(path, config=COMPILE_CONFIG):
+def open(path, config=COMPILE_CONFIG):
     """A `kerasexport.Artifact` running the IR at `path` with OpenVINO alone.
 
     Args:
@@ -333,8 +324,6 @@ def open_artifact(path, config=COMPILE_CONFIG):
         config: compile properties. Defaults to `COMPILE_CONFIG`: float32
             on every processor.
     """
-    from kerasexport import artifact as artifact_lib
-
     try:
         import openvino  # noqa: F401
     except ImportError as exc:
@@ -360,12 +349,12 @@ def open_artifact(path, config=COMPILE_CONFIG):
         shape = tuple(
             d.get_length() if d.is_static else None for d in port.get_partial_shape()
         ) if port.get_partial_shape().rank.is_static else None
-        dtype = _DTYPES.get(port.get_element_type().get_type_name(), port.get_element_type().get_type_name())
+        dtype = dtypes.convert(port.get_element_type().get_type_name(), "openvino", "name")
         return artifact_lib.TensorInfo(name, dtype, shape)
 
     inputs = tuple(info(p, n) for p, n in zip(compiled.inputs, input_names))
     outputs = tuple(info(p, n) for p, n in zip(compiled.outputs, output_names))
-    name = artifact_lib.GRAPH_ENDPOINT
+    name = artifact_lib.SERVE
     endpoint = artifact_lib.Endpoint(name, "graph", inputs, outputs)
     requests = threading.local()  # an infer request serves one thread at a time
 

@@ -13,13 +13,16 @@ import os
 
 import numpy as np
 
+from kerasexport import artifact as artifact_lib
 from kerasexport import errors
 from kerasexport import formats
+from kerasexport import saved_keras
 from kerasexport import scrub
 
 FORMAT = "torch"
 IS_DIRECTORY = False
-SUFFIX = ".pt2"
+SUFFIXES = (".pt2",)
+OPEN_OPTIONS = ()
 # torch.export.export's own options; only the PyTorch backend has them.
 OPTIONS = {
     "tensorflow": (),
@@ -31,6 +34,8 @@ OPTIONS = {
 }
 # Names of the inputs and outputs, saved in the archive beside the program.
 _META_FILE = "kerasexport.json"
+# The member torch.export.save writes first, which names the archive's layout.
+_ARCHIVE_MARK = "archive_format"
 # Sizes traced for unknown dimensions: distinct, so torch.export cannot take
 # two of them to be equal, and above 1, which it would specialise.
 _BATCH_SAMPLE = 2
@@ -129,8 +134,10 @@ def _without_unused_weights(program):
     Keras's variables reach torch.export as plain tensors, which it lifts
     into constants: the graph reads those, while the same weights stay
     behind as unused parameters, and the saved file holds them twice.
-    Dropping them halves the file. Should torch's classes change, the
-    program is kept as it is: larger, not wrong.
+    Dropping them halves the file. What to drop is worked out first, from
+    the program's public graph signature; should torch's classes not have
+    what that needs, the program is kept as it is (larger, not wrong).
+    Only then is it changed, and a failure while changing it is raised.
     """
     from torch.export.graph_signature import ExportGraphSignature
     from torch.export.graph_signature import InputKind
@@ -142,22 +149,21 @@ def _without_unused_weights(program):
             s for s in signature.input_specs
             if s.kind in (InputKind.PARAMETER, InputKind.BUFFER) and s.arg.name in unused
         ]
-        if not dropped:
-            return program
-        names = {s.arg.name for s in dropped}
-        for node in list(program.graph.nodes):
-            if node.op == "placeholder" and node.name in names:
-                program.graph.erase_node(node)
-        program._graph_signature = ExportGraphSignature(
-            input_specs=[s for s in signature.input_specs if s not in dropped],
-            output_specs=list(signature.output_specs),
-        )
-        for spec in dropped:
-            if spec.target not in {s.target for s in program.graph_signature.input_specs}:
-                program.state_dict.pop(spec.target, None)
-        program.graph_module.recompile()
+        kept = [s for s in signature.input_specs if s not in dropped]
+        replacement = ExportGraphSignature(input_specs=kept, output_specs=list(signature.output_specs))
     except (AttributeError, TypeError):
-        pass
+        return program
+    if not dropped:
+        return program
+    names = {s.arg.name for s in dropped}
+    for node in [n for n in program.graph.nodes if n.op == "placeholder" and n.name in names]:
+        program.graph.erase_node(node)
+    program._graph_signature = replacement
+    still_read = {s.target for s in kept}
+    for spec in dropped:
+        if spec.target not in still_read:
+            program.state_dict.pop(spec.target, None)
+    program.graph_module.recompile()
     return program
 
 
@@ -167,22 +173,29 @@ def _first_line(exc):
     return routes.describe(exc)
 
 
-def write(model, path, input_signature, verbose, **options):
+def companions(path):
+    """None: a program is one file."""
+    return []
+
+
+def recognizes(path):
+    """Whether the file at `path` is a zip archive holding a torch.export program."""
+    members = saved_keras.zip_members(path) if os.path.isfile(path) else None
+    return bool(members) and any(n == _ARCHIVE_MARK or n.endswith("/" + _ARCHIVE_MARK) for n in members)
+
+
+def write(model, path, signature, verbose, **options):
     """Export `model` to a `.pt2` file at `path` (any file name)."""
     import torch
 
-    program = export_program(model, input_signature, **options)
+    program = export_program(model, signature, **options)
     outputs = formats.output_names(model, len(program.graph_signature.user_outputs))
-    meta = {"inputs": [name for name, _ in input_specs(input_signature)], "outputs": outputs}
+    meta = {"inputs": [name for name, _ in input_specs(signature)], "outputs": outputs}
     torch.export.save(program, path, extra_files={_META_FILE: json.dumps(meta)})
     if verbose:
         from keras.src.utils import io_utils
 
         io_utils.print_msg(f"Saved PyTorch ExportedProgram at '{path}'.")
-
-
-def finish(path, output_names=None):
-    """Nothing to do: `write` saved the names with the program."""
 
 
 # Loading and running ----
@@ -206,49 +219,32 @@ def _describe_load_failure(exc):
     return routes.describe(exc)
 
 
-def runner(path, signature, options):
-    """Run the file as a user would: ``torch.export.load(path).module()``.
+def check(artifact, signature, options):
+    """Nothing to refuse: torch.export.load runs what torch.export saved."""
 
-    Returns:
-        A function of the model's positional arguments (NumPy leaves)
-        returning ``{name: array}``.
+
+def runtime_defaults(path):
+    """None: `open` is ``torch.export.load(path).module()``."""
+    return None
+
+
+def defaults_warning(defaults):
+    raise NotImplementedError("torch's defaults are what `open` uses")
+
+
+def open(path):
+    """A `kerasexport.Artifact` running the `.pt2` file at `path` with torch alone:
+    ``torch.export.load(path).module()``.
 
     Raises:
-        VerificationError: when torch cannot load the file.
+        ArtifactError: a zip archive torch cannot read as a program.
+        DependencyError: torch is not installed.
     """
-    try:
-        program, meta = _load(path)
-        module = program.module()
-    except Exception as exc:
-        raise errors.VerificationError(
-            f"The exported artifact could not be loaded by torch.export.load: "
-            f"{_describe_load_failure(exc)}"
-        ) from exc
-
-    def run(args):
-        import keras
-        import torch
-
-        tensors = keras.tree.map_structure(lambda a: torch.as_tensor(np.asarray(a)), list(args))
-        with torch.no_grad():
-            outputs = module(*tensors)
-        flat = [t.detach().numpy() for t in torch.utils._pytree.tree_leaves(outputs)]
-        names = meta.get("outputs") or [f"output_{i}" for i in range(len(flat))]
-        return dict(zip(names, flat)) if len(names) == len(flat) else flat
-
-    return run
-
-
-def open_artifact(path):
-    """A `kerasexport.Artifact` running the `.pt2` file at `path` with torch alone."""
-    from kerasexport import artifact as artifact_lib
-
     try:
         import torch
     except ImportError as exc:
         raise errors.DependencyError(
-            "Loading a .pt2 artifact needs torch: install it with `pip install "
-            "torch`, or from R run `kerasexport::install_kerasexport()`."
+            "Loading a .pt2 artifact needs torch: install it with `pip install torch`."
         ) from exc
     try:
         program, meta = _load(path)
@@ -266,7 +262,7 @@ def open_artifact(path):
     out_names = meta.get("outputs") or []
     if len(out_names) == len(outputs):
         outputs = [artifact_lib.TensorInfo(n, t.dtype, t.shape) for n, t in zip(out_names, outputs)]
-    name = artifact_lib.GRAPH_ENDPOINT
+    name = artifact_lib.SERVE
     endpoint = artifact_lib.Endpoint(name, "graph", tuple(inputs), tuple(outputs))
     in_spec = program.call_spec.in_spec
     pytree = torch.utils._pytree
@@ -286,8 +282,6 @@ def open_artifact(path):
 
 
 def _tensor_info(name, value):
-    from kerasexport import artifact as artifact_lib
-
     shape = tuple(d if isinstance(d, int) else None for d in value.shape)
     dtype = str(value.dtype).replace("torch.", "")
     return artifact_lib.TensorInfo(str(name), dtype, shape)

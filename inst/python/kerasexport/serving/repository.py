@@ -32,17 +32,15 @@ import threading
 import numpy as np
 
 from kerasexport.errors import KerasexportError
+from kerasexport import formats
+from kerasexport.formats import saved_model
 from kerasexport.serving.errors import NotFound
 
 logger = logging.getLogger("kerasexport.serve")
 
-SAVED_MODEL_FILE = "saved_model.pb"
 TRITON_SAVED_MODEL = "model.savedmodel"
 IGNORED = frozenset({"config.pbtxt"})
-# Companion files that travel with the artifact file beside them.
-_COMPANIONS = {".xml": (".bin",)}
 
-LOADING = "LOADING"
 AVAILABLE = "AVAILABLE"
 FAILED = "FAILED"
 UNLOADING = "UNLOADING"
@@ -89,8 +87,7 @@ class Repository:
         if not os.path.exists(self.root):
             raise NotFound("Nothing to serve: the path does not exist. Expected an "
                            "artifact or a model repository (ROOT/<model>/<version>/).")
-        self.single = os.path.isfile(self.root) or os.path.isfile(
-            os.path.join(self.root, SAVED_MODEL_FILE))
+        self.single = os.path.isfile(self.root) or saved_model.recognizes(self.root)
         self._make_runner = make_runner
         self._lock = threading.Lock()
         self._models = {}  # name -> {version number: Version}, live and failed
@@ -124,13 +121,12 @@ class Repository:
         Raises:
             ValueError: when the directory holds several candidates.
         """
-        if self.single or os.path.isfile(os.path.join(version_dir, SAVED_MODEL_FILE)):
+        if self.single or saved_model.recognizes(version_dir):
             return version_dir
         names = [n for n in _entries(version_dir) if n not in IGNORED]
         if TRITON_SAVED_MODEL in names:
             return os.path.join(version_dir, TRITON_SAVED_MODEL)
-        companions = {os.path.splitext(n)[0] + c for n in names
-                      for c in _COMPANIONS.get(os.path.splitext(n)[1], ())}
+        companions = {os.path.basename(c) for n in names for c in _companions(n)}
         candidates = [n for n in names if n not in companions]
         if not candidates:
             return None
@@ -179,7 +175,7 @@ class Repository:
             self._scanned = True
 
     def _load(self, model, number, directory, signature):
-        from kerasexport.artifact import load
+        from kerasexport.api import load
 
         try:
             path = self._artifact_path(directory)
@@ -380,3 +376,9 @@ def _log_version(version):
     else:
         logger.warning("model %s version %d failed to load: %s", version.model,
                        version.number, version.error)
+
+
+def _companions(name):
+    """The files beside `name` that belong to it, by the format its suffix names (OpenVINO's `.bin`)."""
+    format = formats.by_suffix(os.path.splitext(name)[1])
+    return formats.get(format).companions(name) if format else []

@@ -121,7 +121,7 @@ class Server:
     def _prepare(self):
         import uvicorn
 
-        from kerasexport import __version__
+        from kerasexport.version import __version__
         from kerasexport.serving.app import body_limit, create_app
 
         self.load()

@@ -1,7 +1,7 @@
 """The worker process of the cross-backend route.
 
-Started by `kerasexport.worker_pool` as
-``python -m kerasexport.worker --serve REPLY_FD IDLE_SECONDS`` with
+Started by `kerasexport.cross.pool` as
+``python -m kerasexport.cross.worker --serve REPLY_FD IDLE_SECONDS`` with
 ``KERAS_BACKEND`` set to the exporting backend. It imports the backend once,
 says ``{"ready": true}`` on the reply pipe, then reads requests from standard
 input, one JSON line each (``{"request": PATH, "log": PATH}``), and answers
@@ -11,7 +11,7 @@ Its output during a request (tracebacks, the exporters' messages) goes to
 the request's log file. It exits on end of input (its parent is gone), when
 its parent dies, and after `IDLE_SECONDS` without a request.
 
-``python -m kerasexport.worker REQUEST.json`` runs one request and writes
+``python -m kerasexport.cross.worker REQUEST.json`` runs one request and writes
 its result to the request's ``result`` path (for debugging).
 
 A request (JSON) names a ``.keras`` file, the format, the normalized
@@ -48,7 +48,7 @@ def run(request):
             (how many weights the original model has; a reloaded model with
             fewer is refused), or ``"kind": "archive"`` with `models`,
             `weights` (one count each), `endpoints` and `collections` (see
-            `archive_cross`).
+            `cross.archive`).
 
     Returns:
         `dict`: `{"ok": True, "seconds": {stage: seconds}}` or
@@ -77,8 +77,8 @@ def run(request):
             _export(model, request)
         clock.lap("export")
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
-        from kerasexport import foreign
         from kerasexport import routes
+        from kerasexport.cross import foreign
 
         traceback.print_exc()
         result = {"ok": False, "stage": stage, "error": routes.describe(exc)}

@@ -1,6 +1,6 @@
 """Warm worker processes for the cross-backend route, one per target backend.
 
-A worker (``python -m kerasexport.worker --serve``, `KERAS_BACKEND` set to
+A worker (``python -m kerasexport.cross.worker --serve``, `KERAS_BACKEND` set to
 its backend) pays Python's and the backend's start-up once, then exports
 model after model. It is started on first use and lives until
 
@@ -32,6 +32,7 @@ import threading
 import time
 
 from kerasexport import errors
+from kerasexport.cross import environment
 
 DEFAULT_IDLE_SECONDS = 300.0
 DEFAULT_TIMEOUT_SECONDS = 900.0
@@ -210,11 +211,9 @@ class Pool:
             worker.stop()
             worker = None
         if worker is None:
-            from kerasexport import cross_backend
-
             worker = Worker(
-                backend, [cross_backend.python_executable(), "-m", "kerasexport.worker"],
-                cross_backend.worker_env(backend),
+                backend, [environment.python_executable(), "-m", environment.WORKER_MODULE],
+                environment.worker_env(backend),
             )
             self._workers[backend] = worker
         return worker
@@ -224,7 +223,7 @@ class Pool:
 
         Args:
             backend: `str`, the worker's Keras backend.
-            request_file: `str`, the request (see `kerasexport.worker`).
+            request_file: `str`, the request (see `kerasexport.cross.worker`).
             log_file: `str`, where the worker writes its output for it.
             stamps: `dict` of module name to file stamp, for the modules the
                 request imports (a worker with older copies is replaced).
@@ -290,14 +289,3 @@ def _stop_at_exit():
 
 
 atexit.register(_stop_at_exit)
-
-
-def module_stamp(module_name):
-    """A stamp of the file behind `module_name` (changes when it is edited)."""
-    module = sys.modules.get(module_name)
-    path = getattr(module, "__file__", None)
-    try:
-        stat = os.stat(path)
-    except (TypeError, OSError):
-        return None
-    return f"{stat.st_mtime_ns}:{stat.st_size}"

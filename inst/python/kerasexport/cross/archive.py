@@ -5,18 +5,19 @@ tracked model and layer to a `.keras` file, describes each endpoint by the
 model it belongs to, the method (the model itself, `call` or `__call__`) and
 its ``training=`` value, and each variable collection by the positions of
 its variables among the tracked models' variables; a warm TensorFlow worker
-(see `worker_pool`) loads them, builds the same archive with the TensorFlow
+(see `cross.pool`) loads them, builds the same archive with the TensorFlow
 backend and writes it to the staging path. `ExportArchive.write_out()` then
 verifies it against the PyTorch models.
 """
 
 import os
 
-from kerasexport import cross_backend
-from kerasexport import custom_code
 from kerasexport import errors
 from kerasexport import routes
 from kerasexport import signature as signature_lib
+from kerasexport.cross import custom_code
+from kerasexport.cross import environment
+from kerasexport.cross import export as cross_export
 
 WORKER_BACKEND = "tensorflow"
 
@@ -44,11 +45,11 @@ def locate_variables(name, variables, tracked):
     return located
 
 
-def write(archive, path, verbose):
-    """Have a TensorFlow worker write `archive`'s SavedModel at `path`.
+def write(plan, path, verbose):
+    """Have a TensorFlow worker write the archive `plan` records at `path`.
 
     Args:
-        archive: a `kerasexport.ExportArchive` on the PyTorch backend.
+        plan: the `archive.plan.ArchivePlan` of an archive on the PyTorch backend.
         path: `str`, the staging path; its directory holds the temporary files.
         verbose: `bool` or `None`. Show the worker's output.
 
@@ -61,7 +62,7 @@ def write(archive, path, verbose):
 
     source = keras.backend.backend()
     work_dir = os.path.dirname(path)
-    tracked = list(archive._tracked)
+    tracked = list(plan.tracked)
     files = []
     for i, resource in enumerate(tracked):
         files.append(os.path.join(work_dir, f"tracked-{i}.keras"))
@@ -74,20 +75,20 @@ def write(archive, path, verbose):
                 "cannot be built in the TensorFlow worker. Give its custom "
                 "classes a `get_config()`."
             ) from exc
-    paths = cross_backend.worker_path()
+    paths = environment.worker_path()
     package = custom_code.pack(tracked, WORKER_BACKEND, source, paths)
     request = {
         "kind": "archive", "models": files, "weights": [len(r.weights) for r in tracked],
-        "endpoints": [_endpoint(e, tracked) for e in archive._endpoints.values()],
+        "endpoints": [_endpoint(e, tracked) for e in plan.endpoints.values()],
         "collections": [
             {"name": name, "variables": locate_variables(name, variables, tracked)}
-            for name, variables in archive._collections.items()
+            for name, variables in plan.collections.items()
         ],
         "output": path, "verbose": bool(verbose),
         "sys_path": paths, "source_backend": source,
     }
-    result, output = cross_backend.run_request(
-        WORKER_BACKEND, request, package, lambda: cross_backend.clear(path)
+    result, output = cross_export.run_request(
+        WORKER_BACKEND, request, package, lambda: cross_export.clear(path)
     )
     if verbose:
         import sys
@@ -96,7 +97,7 @@ def write(archive, path, verbose):
     if not result.get("ok"):
         raise errors.RouteError(
             "The archive could not be built by the TensorFlow worker: "
-            + cross_backend.failure_message(result, output, WORKER_BACKEND, source, package)
+            + cross_export.failure_message(result, output, WORKER_BACKEND, source, package)
         )
 
 

@@ -2,7 +2,7 @@
 
 The model is saved to a ``.keras`` file inside the staging directory (so it
 is removed with it), then a warm worker process of the backend that owns the
-format's exporter (`routes.cross_backend`; see `worker_pool`) loads it and
+format's exporter (`routes.worker_backend`; see `pool`) loads it and
 writes the artifact to the staging path. The caller verifies the artifact
 against the original model afterwards.
 
@@ -17,12 +17,13 @@ import json
 import os
 import sys
 
-from kerasexport import custom_code
 from kerasexport import errors
-from kerasexport import functional_copy
 from kerasexport import routes
 from kerasexport import signature as signature_lib
-from kerasexport import worker_pool
+from kerasexport.cross import custom_code
+from kerasexport.cross import environment
+from kerasexport.cross import functional_copy
+from kerasexport.cross import pool
 
 _MODEL_FILE = "model.keras"
 _REQUEST_FILE = "worker-request.json"
@@ -55,7 +56,7 @@ def write(model, path, format, signature, verbose, options, backend="tensorflow"
     import keras
 
     source = keras.backend.backend()
-    paths = worker_path()
+    paths = environment.worker_path()
     work_dir = os.path.dirname(path)
     model_file = os.path.join(work_dir, _MODEL_FILE)
     model = _save(model, model_file, signature)
@@ -128,7 +129,7 @@ def run_request(backend, request, package, before_retry):
     with open(request_file, "w") as f:
         json.dump(request, f)
     try:
-        result = worker_pool.pool().run(backend, request_file, log_file, package.stamps, before_retry)
+        result = pool.pool().run(backend, request_file, log_file, package.stamps, before_retry)
         output = _read(log_file)
     finally:
         leftovers = [request_file, log_file, request.get("model"), request.get("payload")]
@@ -208,40 +209,3 @@ def _last_error_line(output):
         if "Error" in line.split(":")[0] or "Exception" in line.split(":")[0]:
             return line
     return lines[-1] if lines else ""
-
-
-def worker_path():
-    """The worker's ``sys.path``: this process's, as absolute directories."""
-    import kerasexport
-
-    core_parent = os.path.dirname(os.path.dirname(os.path.abspath(kerasexport.__file__)))
-    paths = [core_parent] + [os.path.abspath(p) for p in sys.path if os.path.isdir(p or ".")]
-    seen = []
-    for p in paths:
-        if p not in seen:
-            seen.append(p)
-    return seen
-
-
-def python_executable():
-    """This process's Python (also when embedded in R by reticulate)."""
-    exe = sys.executable
-    if exe and os.path.basename(exe).startswith("python") and os.path.exists(exe):
-        return exe
-    for name in (f"python{sys.version_info.major}.{sys.version_info.minor}", "python3", "python"):
-        candidate = os.path.join(sys.prefix, "bin", name)
-        if os.path.exists(candidate):
-            return candidate
-    raise errors.RouteError(
-        f"Cannot find the Python executable for the worker process "
-        f"(sys.executable is {exe!r}, sys.prefix {sys.prefix!r})."
-    )
-
-
-def worker_env(backend="tensorflow"):
-    """The worker's environment: the exporting `backend`, this process's paths."""
-    env = dict(os.environ)
-    env["KERAS_BACKEND"] = backend
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONPATH"] = os.pathsep.join(worker_path())
-    return env

@@ -29,6 +29,7 @@ import types
 
 from kerasexport import errors
 from kerasexport import routes
+from kerasexport.cross import environment
 
 _FIX = (
     "Write it in Python with keras.ops and keras.layers, or register it "
@@ -236,9 +237,7 @@ def _attribute(module, qualname):
 
 
 def _stamp(module_name):
-    from kerasexport import worker_pool
-
-    return worker_pool.module_stamp(module_name)
+    return environment.module_stamp(module_name)
 
 
 # Code written in R -------------------------------------------------------------
