@@ -92,9 +92,31 @@ rethrow_python_error <- function(cnd, error_call) {
       return(invisible(NULL)) # Not ours: let it propagate as reticulate made it.
     }
     kind <- "dependency"
-    message <- c(message, i = "Run {.code kerasexport::install_kerasexport()} to create a Python environment with every dependency.")
+    fix <- "install"
+  } else {
+    fix <- python_error_fix(cnd)
   }
+  message <- c(message, r_hint(fix))
   abort_kerasexport(kind, message, parent = python_parent(cnd), call = error_call)
+}
+
+# The core writes its messages for Python; where the remedy is spelled
+# differently in R, the error names it (`fix`) and R says it its own way.
+r_hints <- c(
+  overwrite = "In R: pass {.code overwrite = TRUE} to replace it.",
+  install = "Run {.code kerasexport::install_kerasexport()} to create a Python environment with every dependency."
+)
+
+r_hint <- function(fix) {
+  if (is.null(fix) || !fix %in% names(r_hints)) {
+    return(character())
+  }
+  c(i = r_hints[[fix]])
+}
+
+python_error_fix <- function(cnd) {
+  fix <- tryCatch(reticulate::py_to_r(reticulate::py_get_attr(cnd, "fix")), error = function(e) NULL)
+  if (is.character(fix) && length(fix) == 1) fix else NULL
 }
 
 # The parent shown under our message: the Python exception's class only (its
@@ -143,4 +165,10 @@ check_python <- function(error_call = caller_env()) {
 python_in_use <- function() {
   config <- tryCatch(reticulate::py_config(), error = function(e) NULL)
   if (is.null(config)) "none found" else config$python
+}
+
+# A Python module imported with its load-time output captured: TensorFlow
+# prints C++ notices while it loads that no setting silences.
+import_quietly <- function(module) {
+  with_core(core$quiet$imported(module))
 }

@@ -2,7 +2,7 @@
 # with TensorFlow in a fresh R process, and compare the predictions.
 library(kerasexport)
 
-keras <- reticulate::import("keras")
+keras <- kerasexport:::import_quietly("keras") # no TensorFlow start-up notices
 np <- reticulate::import("numpy", convert = FALSE)
 keras$utils$set_random_seed(42L)
 model <- keras$Sequential(list(

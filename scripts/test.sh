@@ -11,24 +11,28 @@ if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
 backends=("$@")
 [ ${#backends[@]} -gt 0 ] || backends=(tensorflow jax torch)
 failed=()
+started=$SECONDS
+# Each stage's start, with the minutes since the run began (the suite must fit CI).
+stage() { printf '== [%2dm%02ds] %s\n' $(( (SECONDS - started) / 60 )) $(( (SECONDS - started) % 60 )) "$*"; }
 
 if [ "$only" = all ] || [ "$only" = python ]; then
   for backend in "${backends[@]}"; do
-    echo "== pytest, $backend backend"
-    KERAS_BACKEND=$backend .venv/bin/python -m pytest -q -p no:cacheprovider tests/python \
+    stage "pytest, $backend backend"
+    # The slowest tests of each backend are listed at the end of its run.
+    KERAS_BACKEND=$backend .venv/bin/python -m pytest -q -p no:cacheprovider --durations=10 tests/python \
       || failed+=("pytest/$backend")
   done
 fi
 if [ "$only" = all ] || [ "$only" = r ]; then
   for backend in "${backends[@]}"; do
-    echo "== testthat, $backend backend"
+    stage "testthat, $backend backend"
     KERAS_BACKEND=$backend Rscript scripts/testthat.R || failed+=("testthat/$backend")
   done
   # keras3 is on no registry these machines reach: its sources sit beside the
   # repository (CI has them). Installed once into a git-ignored library.
   keras3_sources=${KERAS3_SOURCES:-../shared/r-keras3}
   if [ -f "$keras3_sources/install.sh" ]; then
-    echo "== keras3: install into .rlib-keras3 (skipped when up to date)"
+    stage "keras3: install into .rlib-keras3 (skipped when up to date)"
     if bash "$keras3_sources/install.sh" "$PWD/.rlib-keras3"; then
       # One load order per backend here, alternating; each run checks the
       # other order in a fresh R process.
@@ -36,7 +40,7 @@ if [ "$only" = all ] || [ "$only" = r ]; then
       i=0
       for backend in "${backends[@]}"; do
         order=${orders[$((i % 2))]}; i=$((i + 1))
-        echo "== testthat with keras3 ($order), $backend backend"
+        stage "testthat with keras3 ($order), $backend backend"
         KERAS_BACKEND=$backend R_LIBS="$PWD/.rlib-keras3${R_LIBS:+:$R_LIBS}" \
           Rscript scripts/testthat.R --keras3 "$order" || failed+=("keras3/$backend")
       done
@@ -44,16 +48,17 @@ if [ "$only" = all ] || [ "$only" = r ]; then
       failed+=("keras3 install")
     fi
   else
-    echo "== testthat with keras3: SKIPPED, $keras3_sources not found (keras3's sources; set KERAS3_SOURCES to run it)"
+    stage "testthat with keras3: SKIPPED, $keras3_sources not found (keras3's sources; set KERAS3_SOURCES to run it)"
   fi
 fi
 if [ "$only" = all ]; then
-  echo "== R CMD build and check"
+  stage "R CMD build and check"
   bash scripts/check.sh || failed+=("R CMD check")
-  echo "== benchmarks, quick smoke run (asserts nothing about speed)"
+  stage "benchmarks, quick smoke run (asserts nothing about speed)"
   bash bench/run.sh --quick || failed+=("bench --quick")
 fi
 
+stage "done"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"
   exit 1

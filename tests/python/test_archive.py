@@ -662,3 +662,12 @@ def test_pytorch_collections_hold_variables_of_tracked_models(three_features, dr
     archive.track(three_features)
     with pytest.raises(errors.ArgumentError, match="belongs to no tracked model or layer"):
         archive.add_variable_collection("other", dropout_model.weights)
+
+
+@needs_torch
+def test_a_property_that_cannot_answer_says_why_rather_than_no_such_attribute():
+    archive = kerasexport.ExportArchive()
+    with pytest.raises(AttributeError, match="the PyTorch backend builds it in the worker process"):
+        archive._tf_trackable
+    with pytest.raises(AttributeError, match=r"has no attribute 'nothing' \(endpoints: \[\]"):
+        archive.nothing

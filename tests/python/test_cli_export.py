@@ -72,6 +72,19 @@ def test_refusals_are_one_line_and_write_nothing(cli_exports, arguments, code, w
     assert files_under(cli_exports.directory) == before
 
 
+def test_an_existing_openvino_weights_file_is_refused_before_loading(cli_exports):
+    weights = cli_exports.directory / "taken.bin"
+    weights.write_bytes(b"old weights")
+    try:
+        before = files_under(cli_exports.directory)
+        result = run("export", "two.keras", "taken.xml", cwd=cli_exports.directory)
+        assert_refused(result, 1, "'taken.bin' (written beside 'taken.xml') already exists", "--overwrite")
+        assert files_under(cli_exports.directory) == before
+        assert weights.read_bytes() == b"old weights"
+    finally:
+        weights.unlink()
+
+
 def test_a_route_that_cannot_be_is_refused_before_loading_in_command_line_terms(cli_exports):
     before = files_under(cli_exports.directory)
     result = run("export", "two.keras", "new", "--backend", "torch", "--route", "native",
@@ -105,6 +118,9 @@ def test_the_default_backend_is_keras_backend_else_the_first_installed(monkeypat
 
 
 def test_a_process_that_imported_keras_under_another_backend_restarts(monkeypatch):
+    import click
+
+    from kerasexport import cli
     from kerasexport.commands import backend
 
     calls = []
@@ -112,7 +128,8 @@ def test_a_process_that_imported_keras_under_another_backend_restarts(monkeypatc
     monkeypatch.setattr(sys, "argv", ["kerasexport", "export", "m.keras", "m.onnx", "--backend", "jax"])
     monkeypatch.delenv("KERASEXPORT_CLI_RESTARTED", raising=False)
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # as this test process has Keras
-    assert backend.use("jax") == "jax"
+    with click.Context(cli.main):  # as a command runs: the entry point restarts
+        assert backend.use("jax") == "jax"
     (executable, argv, env), = calls
     assert executable == sys.executable
     assert argv == [sys.executable, "-m", "kerasexport.cli", "export", "m.keras", "m.onnx", "--backend", "jax"]

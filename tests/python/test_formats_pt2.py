@@ -94,3 +94,44 @@ def test_options_of_other_formats_are_refused(tmp_path):
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
     with pytest.raises(errors.OptionError, match="dynamic_shapes"):
         kerasexport.export(model, tmp_path / "m.pt2", format="torch", opset_version=17)
+
+
+def raw_program(model):
+    """torch.export's own program of `model`, before kerasexport drops its unused weights."""
+    import torch
+
+    from kerasexport import signature
+    from kerasexport.formats import pt2
+
+    args, _ = pt2._sample_inputs(signature.normalize(model, None))
+    model.eval()
+    return torch.export.export(model, args, strict=False)
+
+
+def test_weights_are_dropped_only_when_what_to_drop_could_be_worked_out():
+    import types
+
+    from kerasexport.formats import pt2
+
+    model = conv_model()
+    program = raw_program(model)
+    before = len(program.state_dict)
+    assert len(pt2._without_unused_weights(program).state_dict) < before  # the same weights, once
+    # A program without the public signature torch has today is left as it is.
+    unknown = types.SimpleNamespace(graph=program.graph)
+    assert pt2._without_unused_weights(unknown) is unknown
+
+
+def test_a_failure_while_dropping_weights_is_raised_not_swallowed(monkeypatch):
+    import torch
+
+    from kerasexport.formats import pt2
+
+    program = raw_program(conv_model())
+
+    def broken(self):
+        raise TypeError("recompile failed")
+
+    monkeypatch.setattr(torch.fx.GraphModule, "recompile", broken)
+    with pytest.raises(TypeError, match="recompile failed"):
+        pt2._without_unused_weights(program)

@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import subprocess
 import sys
@@ -82,3 +83,13 @@ def test_output_left_in_c_buffers_is_captured_too(capfd):
     libc.fflush(console)
     out, _ = capfd.readouterr()
     assert "graph(%x" not in out
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow" or importlib.util.find_spec("tensorflow") is None,
+                    reason="TensorFlow's start-up notices: checked once, on the TensorFlow run")
+def test_importing_tensorflow_through_quiet_prints_nothing():
+    # TensorFlow prints absl's and oneDNN's notices while it loads (what `make demo` showed first).
+    code = "from kerasexport import quiet; quiet.imported('tensorflow'); print('ok')"
+    quieted = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert quieted.returncode == 0, quieted.stderr
+    assert (quieted.stdout, quieted.stderr) == ("ok\n", "")

@@ -188,3 +188,23 @@ def test_a_version_with_several_artifacts_fails_with_their_names(tmp_path):
     (state,) = repository.models()["m"]
     assert state.state == FAILED and "a.onnx, b.onnx" in state.error and str(tmp_path) not in state.error
     assert not repository.ready
+
+
+def test_a_server_that_cannot_listen_releases_what_it_loaded(serving_artifacts):
+    import socket
+
+    import kerasexport
+    from kerasexport import errors
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        server = kerasexport.Server(serving_artifacts.root, port=busy.getsockname()[1],
+                                    poll_seconds=0, quiet=True)
+        with pytest.raises(errors.KerasexportError, match="Cannot listen on 127.0.0.1"):
+            server.start()
+    finally:
+        busy.close()
+    versions = [v for vs in server.repository.models().values() for v in vs]
+    assert versions and all(v.artifact is None and v.runner is None for v in versions)

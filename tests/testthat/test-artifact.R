@@ -185,7 +185,7 @@ model_outputs <- function(model, x) {
 }
 
 # Export (every backend writes every format; a failure here is a failure).
-export_or_skip <- function(model, format) {
+export_to <- function(model, format) {
   path <- withr::local_tempfile(fileext = if (format == "onnx") ".onnx" else "", .local_envir = parent.frame())
   suppressMessages(export_savedmodel(model, path, format = format))
   path
@@ -210,7 +210,7 @@ for (format in c("tf_saved_model", "onnx")) {
     skip_if_no_keras()
     skip_if_not_installed("callr")
     model <- small_model()
-    path <- export_or_skip(model, format)
+    path <- export_to(model, format)
     x <- matrix(seq(-2, 2, length.out = 7 * 4), 7, 4)
     fresh <- predict_fresh(path, x)
     expect_equal(dim(fresh$y), c(7L, 3L))
@@ -226,7 +226,7 @@ for (format in c("tf_saved_model", "onnx")) {
     skip_if_no_keras()
     skip_if_not_installed("callr")
     model <- two_input_model(dict_outputs = FALSE)
-    path <- export_or_skip(model, format)
+    path <- export_to(model, format)
     x <- two_inputs(5)
     expected <- model_outputs(model, x)
     by_position <- predict_fresh(path, unname(x))$y
@@ -242,7 +242,7 @@ for (format in c("tf_saved_model", "onnx")) {
     skip_if_no_keras()
     skip_if_not_installed("callr")
     model <- two_input_model(dict_outputs = TRUE)
-    path <- export_or_skip(model, format)
+    path <- export_to(model, format)
     x <- two_inputs(4)
     expected <- model_outputs(model, x)
     got <- predict_fresh(path, x)$y
@@ -258,7 +258,7 @@ for (format in c("tf_saved_model", "onnx")) {
 
 test_that("print() of a loaded SavedModel lists serve and serving_default", {
   skip_if_no_keras()
-  path <- export_or_skip(two_input_model(dict_outputs = FALSE), "tf_saved_model")
+  path <- export_to(two_input_model(dict_outputs = FALSE), "tf_saved_model")
   artifact <- load_artifact(path)
   expect_setequal(names(artifact$endpoints), c("serve", "serving_default"))
   expect_identical(artifact$default_endpoint, "serving_default")
@@ -273,14 +273,14 @@ test_that("print() of a loaded SavedModel lists serve and serving_default", {
 
 test_that("print() of a loaded ONNX artifact", {
   skip_if_no_keras()
-  path <- export_or_skip(two_input_model(dict_outputs = FALSE), "onnx")
+  path <- export_to(two_input_model(dict_outputs = FALSE), "onnx")
   artifact <- load_artifact(path)
   expect_snapshot(print(artifact), transform = scrub, variant = keras_backend())
 })
 
 test_that("Python's own checks arrive as classed errors for NumPy inputs", {
   skip_if_no_keras()
-  path <- export_or_skip(small_model(), "onnx")
+  path <- export_to(small_model(), "onnx")
   artifact <- load_artifact(path)
   np <- reticulate::import("numpy", convert = FALSE)
   err <- tryCatch(predict(artifact, np$zeros(c(2L, 5L))), error = identity)
@@ -290,7 +290,7 @@ test_that("Python's own checks arrive as classed errors for NumPy inputs", {
 
 test_that("doubles beyond float32's range are refused, NaN and Inf are not", {
   skip_if_no_keras()
-  artifact <- load_artifact(export_or_skip(small_model(), "onnx"))
+  artifact <- load_artifact(export_to(small_model(), "onnx"))
   x <- matrix(0.5, 2, 4)
   x[2, 2] <- 1e300
   expect_error(predict(artifact, x), "Input .* expects dtype float32.*overflow float32", class = "kerasexport_input_error")
@@ -304,7 +304,7 @@ test_that("a vector is a rank-1 input", {
   keras <- reticulate::import("keras")
   inp <- keras$Input(shape = list(), name = "v")
   model <- keras$Model(inp, keras$layers$Lambda(function(t) t * 2)(inp))
-  artifact <- load_artifact(export_or_skip(model, "onnx"))
+  artifact <- load_artifact(export_to(model, "onnx"))
   expect_equal(as.vector(predict(artifact, c(1, 2.5, -3))), c(2, 5, -6))
   expect_equal(as.vector(predict(artifact, 4)), 8)
 })
@@ -312,7 +312,7 @@ test_that("a vector is a rank-1 input", {
 test_that("whole doubles are cast exactly to an integer input", {
   skip_if_no_keras()
   model <- two_input_model(dict_outputs = FALSE)
-  path <- export_or_skip(model, "onnx")
+  path <- export_to(model, "onnx")
   artifact <- load_artifact(path)
   x <- two_inputs(3)
   as_double <- x

@@ -148,3 +148,16 @@ test_that("an OpenVINO target named like its weights file is refused", {
   )
   expect_identical(list.files(dir, all.files = TRUE, no.. = TRUE), character())
 })
+
+test_that("a weights file in the way says how to replace it in R's words", {
+  skip_unless_backend("torch")
+  dir <- withr::local_tempdir()
+  writeLines("old", file.path(dir, "model.bin"))
+  err <- expect_error(
+    export_savedmodel(ov_model(1), file.path(dir, "model.xml"), format = "openvino"),
+    class = "kerasexport_path_error"
+  )
+  expect_match(conditionMessage(err), "'model.bin' beside 'model.xml'", fixed = TRUE)
+  expect_match(conditionMessage(err), "In R: pass `overwrite = TRUE` to replace it.", fixed = TRUE)
+  expect_identical(readLines(file.path(dir, "model.bin")), "old")
+})

@@ -202,8 +202,8 @@ def check_target(target, overwrite, is_directory, companions=()):
         )
     if not overwrite:
         raise errors.PathError(
-            f"The target {target!r} already exists. Pass `overwrite = True` "
-            "(R: `overwrite = TRUE`) to replace it, or choose another path."
+            f"The target {target!r} already exists. Pass `overwrite=True` "
+            "to replace it, or choose another path.", fix="overwrite",
         )
 
 
@@ -220,8 +220,7 @@ def _check_companion(target, companion, overwrite):
         raise errors.PathError(
             f"This format writes {os.path.basename(companion)!r} beside "
             f"{os.path.basename(target)!r}, and {companion!r} already exists. "
-            "Pass `overwrite = True` (R: `overwrite = TRUE`) to replace it, or "
-            "choose another name."
+            "Pass `overwrite=True` to replace it, or choose another name.", fix="overwrite",
         )
 
 

@@ -2,22 +2,22 @@
 
 Each subcommand parses its arguments, calls the public API, and prints its
 result on standard output. Failures are mapped to exit codes in one place
-(`Group.invoke`): 1 when the work fails (a `KerasexportError`, whose
-``hint`` attribute, if a command set one, is shown as the hint), 2 for usage
-errors (click's own), always as one ``error: ...`` line (plus a hint) on
-standard error; a traceback only with ``--debug``. Messages name paths as
-the user gave them: the working directory is left out.
+(`Group.invoke`, writing through `commands.failure`): 1 when the work
+fails (a `KerasexportError`, whose ``hint`` attribute, if a command set
+one, is shown as the hint), 2 for usage errors (click's own), always as one
+``error: ...`` line (plus a hint) on standard error; a traceback only with
+``--debug``. Messages name paths as the user gave them: the working
+directory is left out. This module only wires: no subcommand imports it.
 
 Subcommands live beside what they drive and are registered in `_COMMANDS`,
 imported only when named, so ``kerasexport --help`` stays fast.
 """
 
 import importlib
-import os
-import sys
 
 import click
 
+from kerasexport.commands import failure
 from kerasexport.version import __version__
 
 # name -> (module, attribute, one-line help shown by `kerasexport --help`).
@@ -71,13 +71,13 @@ class Group(click.Group):
         except errors.KerasexportError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            fail(str(exc), hint=getattr(exc, "hint", None))
+            failure.fail(str(exc), hint=getattr(exc, "hint", None))
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130)
         except Exception as exc:  # a bug of ours or a library's: still one line
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            fail(f"{type(exc).__name__}: {_first_line(exc)}",
+            failure.fail(f"{type(exc).__name__}: {failure.first_line(exc)}",
                  hint="This is unexpected; run again with --debug for the traceback.")
 
 
@@ -93,36 +93,7 @@ class _OneLineUsageError(click.UsageError):
 
     def show(self, file=None):
         where = f" (see '{self.ctx.command_path} --help')" if self.ctx else ""
-        _echo_error(f"{self.message.rstrip('.')}{where}.", None)
-
-
-def fail(message, hint=None, code=1):
-    """Print ``error: message`` (and ``hint: ...``) on standard error; exit `code`."""
-    _echo_error(message, hint)
-    sys.exit(code)
-
-
-def _echo_error(message, hint):
-    click.echo(f"error: {_one_line(message)}", err=True)
-    if hint:
-        click.echo(f"hint: {_one_line(hint)}", err=True)
-
-
-def _first_line(exc):
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else ""
-
-
-def _one_line(text):
-    """`text` on one line, with paths under the working directory made relative."""
-    text = str(text)
-    try:
-        here = os.getcwd()
-    except OSError:  # the working directory was removed
-        here = os.sep
-    if here != os.sep:
-        text = text.replace(os.path.join(here, ""), "")
-    return " ".join(text.split())
+        failure.echo_error(f"{self.message.rstrip('.')}{where}.", None)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -61,6 +61,5 @@ def require(needed):
     packages = " ".join(package for _, package, _ in absent)
     raise errors.DependencyError(
         f"Missing Python package(s): {what}. Install them with "
-        f"`pip install {packages}`, or from R run "
-        "`kerasexport::install_kerasexport()`."
+        f"`pip install {packages}`.", fix="install",
     )

@@ -2,6 +2,9 @@
 
 Every exception carries a ``kind``; the R package turns it into the condition
 class ``kerasexport_<kind>_error`` so R and Python users catch the same cases.
+Messages are written for Python; where an error has a remedy R spells
+differently, its ``fix`` names it (``"overwrite"``, ``"install"``) and the
+R package adds its own hint.
 
 Errors about what the caller passed (model, signature, option, argument) are
 both `ValueError` and `TypeError`: Keras raises one or the other for the same
@@ -10,9 +13,20 @@ faults, and code written against Keras catches what Keras raises.
 
 
 class KerasexportError(Exception):
-    """Base class of every error raised by kerasexport."""
+    """Base class of every error raised by kerasexport.
+
+    Args:
+        *args: the message.
+        fix: `str` or `None`, the remedy's name for the R package's own hint:
+            ``"overwrite"`` (replace an existing artifact), ``"install"``
+            (create the Python environment). Defaults to `None`.
+    """
 
     kind = "generic"
+
+    def __init__(self, *args, fix=None):
+        super().__init__(*args)
+        self.fix = fix
 
 
 class ModelError(KerasexportError, TypeError, ValueError):
@@ -28,7 +42,7 @@ class SignatureError(KerasexportError, ValueError, TypeError):
 
 
 class FormatError(KerasexportError, ValueError):
-    """An unknown export format."""
+    """An unknown export format, or one that cannot hold this model (its converter refused it)."""
 
     kind = "format"
 
@@ -73,6 +87,14 @@ class InputError(KerasexportError, ValueError):
     """Inputs given to an artifact do not match its signature."""
 
     kind = "input"
+
+
+class RequestError(InputError):
+    """A request body (TF-Serving JSON, KServe v2) that cannot be read, or does not fit the endpoint.
+
+    Raised by `kerasexport.codec` for the server (which answers 400) and
+    for ``kerasexport predict --input request.json`` (exit 1) alike.
+    """
 
 
 class ArgumentError(KerasexportError, TypeError, ValueError):

@@ -52,6 +52,20 @@ def quiet(verbose):
             kept.append(message)
 
 
+def imported(name):
+    """Import module `name` with its load-time output captured (TensorFlow's C++ notices).
+
+    TensorFlow prints absl's "All log messages before absl::InitializeLog()"
+    and oneDNN's notice while it loads, whatever ``TF_CPP_MIN_LOG_LEVEL``
+    says; the R package imports Keras through here, so a user's first lines
+    are kerasexport's own.
+    """
+    import importlib
+
+    with quiet(verbose=None):
+        return importlib.import_module(name)
+
+
 def _genuine(caught):
     for record in caught:
         if issubclass(record.category, _NOISE_CATEGORIES):

@@ -246,8 +246,8 @@ def _check_against_model(specs, model):
         if not isinstance(specs, dict):
             raise errors.SignatureError(
                 f"The model takes a dict of inputs {sorted(structure)}, but "
-                f"`input_signature` is a {type(specs).__name__}. Give a named "
-                "list (R) or dict (Python) with those names."
+                f"`input_signature` is a {type(specs).__name__}. Give a dict "
+                "with those names."
             )
         if set(specs) != set(structure):
             raise errors.SignatureError(

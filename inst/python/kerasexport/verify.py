@@ -325,10 +325,10 @@ def artifact_runner(artifact, signature, endpoint=None):
     """
     import keras
 
-    from kerasexport import formats
+    from kerasexport.formats import common
 
     endpoint = artifact.endpoint(endpoint)
-    names = formats.input_names(signature)
+    names = common.input_names(signature)
     by_name = sorted(names) == sorted(t.name for t in endpoint.inputs)
 
     def run(args):

@@ -11,7 +11,7 @@ import functools
 import inspect
 
 from kerasexport import errors
-from kerasexport import formats
+from kerasexport.formats import common
 from kerasexport import signature as signature_lib
 
 NOT_A_MODEL_CALL = (
@@ -138,7 +138,7 @@ def in_inference_mode(fn):
     """
 
     def inference(*args, **kwargs):
-        with formats.inference_mode():
+        with common.inference_mode():
             return fn(*args, **kwargs)
 
     try:
@@ -190,9 +190,8 @@ def endpoint_signature(name, fn, input_signature, inferable, model):
             f"Endpoint {name!r} needs an `input_signature`: its function is "
             "not a traced tf.function, so the shapes and dtypes of its inputs "
             "are unknown, and you must provide an `input_signature`, e.g. "
-            "[keras.InputSpec(shape=(None, 3), dtype='float32')] (R: "
-            "input_spec(c(NA, 3))). To infer it from a model, pass the model "
-            "itself as `fn`."
+            "[keras.InputSpec(shape=(None, 3), dtype='float32')]. To infer it "
+            "from a model, pass the model itself as `fn`."
         )
     if model is not None:
         return signature_lib.normalize(model, input_signature)
@@ -220,7 +219,7 @@ def _check_arity(name, fn, specs):
     names = ", ".join(p.name for p in positional) or "none"
     hint = (
         " For a model taking a list of inputs, wrap their specs in one list: "
-        "[[spec_1, spec_2]] (R: list(list(input_spec(...), input_spec(...))))."
+        "[[spec_1, spec_2]]."
         if len(specs) > len(positional) else
         " Give one spec per positional argument of `fn`."
     )

@@ -343,11 +343,3 @@ class ExportArchive:
         )
         progress.stage("done", report.summary())
         return report
-
-    def write_unchecked(self, path, verbose=None):
-        """Write Keras's archive to `path` as it is: no staging, no check.
-
-        For the worker process of the PyTorch backend's archives, which
-        writes into the staging directory its parent verifies.
-        """
-        self._builder.write(path, None, verbose)

@@ -97,6 +97,38 @@ class NativeBuilder:
         self._rebuild_before_writing = False
 
 
+def write_unverified(tracked, endpoints, collections, path, verbose):
+    """Build Keras's archive from records and write it to `path`: no staging, no check.
+
+    For the TensorFlow worker that builds a PyTorch model's archive: its
+    parent stages, verifies and lands what it writes.
+
+    Args:
+        tracked: the models and layers to track.
+        endpoints: (name, fn, signature) of each endpoint.
+        collections: (name, variables) of each variable collection.
+        path: `str`, where to write.
+        verbose: `bool` or `None`.
+    """
+    import keras
+
+    from kerasexport.archive.plan import ArchivePlan
+
+    plan = ArchivePlan(keras.backend.backend())
+    builder = NativeBuilder(plan)
+    for resource in tracked:
+        builder.track(resource)
+        plan.tracked.append(resource)
+    for name, fn, signature in endpoints:
+        endpoint = endpoints_lib.describe(name, fn, signature, None, {}, builder.check_owner)
+        endpoint.function = builder.add_endpoint(endpoint)
+        plan.endpoints[name] = endpoint
+    for name, variables in collections:
+        plan.collection_sources[name] = variables
+        plan.collections[name] = builder.add_variable_collection(name, variables)
+    builder.write(path, None, verbose)
+
+
 def _forget_endpoint(keras_archive, name):
     """Undo Keras's record of an endpoint that failed to trace."""
     if name in getattr(keras_archive, "_endpoint_names", []):

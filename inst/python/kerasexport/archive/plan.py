@@ -10,6 +10,7 @@ import keyword
 
 from kerasexport import errors
 from kerasexport.artifact import SERVING_DEFAULT
+from kerasexport.formats import saved_model
 
 # Attributes a reloaded SavedModel already has: names that would shadow them.
 RESERVED_NAMES = frozenset({
@@ -17,8 +18,8 @@ RESERVED_NAMES = frozenset({
     "signatures", "tensorflow_version", "tensorflow_git_version",
     "graph_debug_info",
 })
-# Options Keras's `add_endpoint()` takes, per backend.
-ENDPOINT_OPTIONS = {"tensorflow": (), "jax": ("is_static", "jax2tf_kwargs"), "torch": ()}
+# Options Keras's `add_endpoint()` takes, per backend: its SavedModel exporter's.
+ENDPOINT_OPTIONS = saved_model.OPTIONS
 
 
 class ArchivePlan:

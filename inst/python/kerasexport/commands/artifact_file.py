@@ -3,7 +3,7 @@
 import os
 
 from kerasexport import quiet
-from kerasexport.cli import fail
+from kerasexport.commands.failure import fail
 
 
 def open_artifact(path):
@@ -18,7 +18,7 @@ def open_artifact(path):
     if path.endswith(".keras"):
         fail(f"{path!r} is a saved Keras model, not an exported artifact; export it "
              f"first (kerasexport export {path} model.onnx).")
-    import kerasexport
+    from kerasexport.api import load
 
     with quiet.quiet(verbose=None):
-        return kerasexport.load(path)
+        return load(path)

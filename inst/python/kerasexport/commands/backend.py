@@ -82,4 +82,15 @@ def _restart(backend):
     sys.stdout.flush()
     sys.stderr.flush()
     env = dict(os.environ, KERAS_BACKEND=backend, **{_RESTARTED: "1"})
-    os.execve(sys.executable, [sys.executable, "-m", "kerasexport.cli", *sys.argv[1:]], env)
+    os.execve(sys.executable, [sys.executable, "-m", _entry_module(), *sys.argv[1:]], env)
+
+
+def _entry_module():
+    """The module of the running command line's entry point (``kerasexport.cli``).
+
+    Read from click's context, so this module needs not import the command
+    line that imports it.
+    """
+    import click
+
+    return click.get_current_context().find_root().command.callback.__module__

@@ -13,7 +13,7 @@ from kerasexport import progress
 from kerasexport import quiet
 from kerasexport import routes
 from kerasexport import verify
-from kerasexport.cli import fail
+from kerasexport.commands.failure import fail
 from kerasexport.commands import backend as backend_lib
 from kerasexport.commands import console
 from kerasexport.commands import model_file
@@ -99,7 +99,7 @@ def export(model, output, format_, backend, signature, overwrite, no_verify, rto
     """
     format_ = format_ or format_for(output)
     model_file.check(model)
-    _check_target(output, overwrite, formats.get(format_).IS_DIRECTORY)
+    _check_target(output, overwrite, formats.get(format_))
     chosen = backend_lib.use(backend)
     custom = model_file.find_custom(custom_modules)
     try:
@@ -133,8 +133,10 @@ def _load_and_export(model, output, backend, custom, safe_mode, verbose, input_s
     return report
 
 
-def _check_target(output, overwrite, is_directory):
-    """Refuse an existing OUTPUT in the command line's words, then as the API would."""
-    if os.path.lexists(output) and not overwrite:
-        fail(f"{output!r} already exists; pass --overwrite to replace it, or choose another path.")
-    atomic.check_target(output, overwrite, is_directory)
+def _check_target(output, overwrite, fmt):
+    """Refuse an existing OUTPUT (or the file written beside it) in the command line's words, then as the API would."""
+    taken = [p for p in [output, *fmt.companions(output)] if os.path.lexists(p)]
+    if taken and not overwrite:
+        beside = f" (written beside {output!r})" if taken[0] != output else ""
+        fail(f"{taken[0]!r}{beside} already exists; pass --overwrite to replace it, or choose another path.")
+    atomic.check_target(output, overwrite, fmt.IS_DIRECTORY, fmt.companions(os.path.abspath(output)))

@@ -14,7 +14,7 @@ from kerasexport import errors
 from kerasexport import routes
 from kerasexport import saved_keras
 from kerasexport.formats import saved_model
-from kerasexport.cli import fail
+from kerasexport.commands.failure import fail
 
 SUFFIX = saved_keras.SUFFIX
 _SAVE_HINT = "Python: model.save(\"model.keras\"); R: save_model(model, \"model.keras\")"

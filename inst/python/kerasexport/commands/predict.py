@@ -6,7 +6,7 @@ import click
 
 from kerasexport import errors
 from kerasexport import quiet
-from kerasexport.cli import fail
+from kerasexport.commands.failure import fail
 from kerasexport.commands import tensors
 from kerasexport.commands.artifact_file import open_artifact
 
@@ -38,7 +38,9 @@ def predict(artifact, input_, output, endpoint, batch_size):
       row format       {"instances": [[1, 2, 3, 4], [5, 6, 7, 8]]}
                        {"instances": [{"a": [1, 2], "b": 3}, {"a": [4, 5], "b": 6}]}
       columnar format  {"inputs": [[1, 2, 3, 4]]}   {"inputs": {"a": [[1, 2]], "b": [3]}}
-    {"b64": "..."} stands for bytes; "signature_name" names the endpoint.
+    {"b64": "..."} stands for bytes; "signature_name" names the endpoint. A JSON
+    body is read, answered and refused as the server's :predict route reads,
+    answers and refuses it.
 
     \b
     Without --output, the answer is TF-Serving's JSON on standard output:
@@ -61,28 +63,26 @@ def predict(artifact, input_, output, endpoint, batch_size):
             fail(f"The directory of --output {output!r} does not exist.")
     loaded = open_artifact(artifact)
     request = tensors.read(input_)
-    spec = loaded.endpoint(endpoint or request.endpoint)
+    spec = tensors.endpoint(loaded, request, endpoint)
     if output is not None and output.lower().endswith(".npy") and len(spec.outputs) > 1:
         fail(
             f"The endpoint {spec.name!r} has {len(spec.outputs)} outputs "
             f"({', '.join(t.name for t in spec.outputs)}) and a .npy file holds one; "
             "write them to a .npz or .json file."
         )
-    x = request.x
-    if isinstance(x, dict) and len(x) == 1 and len(spec.inputs) == 1:
-        (x,) = x.values()  # the one array is the one input, whatever it is called
     try:
+        x = tensors.inputs(spec, request)
         with quiet.quiet(verbose=None):
             result = loaded.predict(x, endpoint=spec.name, batch_size=batch_size)
+        outputs = tensors.outputs_in_order(result, spec)
+        if output is None:
+            click.echo(tensors.response(spec, outputs, request.rows).decode("utf-8"))
+        else:
+            tensors.write(output, spec, outputs, request.rows)
     except errors.InputError as exc:
         exc.hint = (f"`kerasexport inspect {artifact}` lists the inputs; a .npz file or a JSON "
                     "object gives one array per input name.")
         raise
-    outputs = tensors.named(result, spec)
-    if output is None:
-        click.echo(tensors.dumps(tensors.answer(outputs, request.answer)))
-    else:
-        tensors.write(output, outputs, request.answer)
 
 
 def _check_suffix(path, option):

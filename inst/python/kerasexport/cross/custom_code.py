@@ -253,17 +253,6 @@ def is_r_function(value):
     return _is_r_function(value) or any(_is_r_function(_cell(c)) for c in cells)
 
 
-def _is_r_class(cls):
-    """A keras3 class with R methods: made in an R environment, or wrapping R functions."""
-    if str(getattr(cls, "__module__", "")).startswith("<r-"):
-        return True
-    for value in vars(cls).values():
-        cells = getattr(value, "__closure__", None) or ()
-        if _is_r_function(value) or any(_is_r_function(_cell(c)) for c in cells):
-            return True
-    return False
-
-
 def _cell(cell):
     try:
         return cell.cell_contents
@@ -273,7 +262,9 @@ def _cell(cell):
 
 def _refuse_r_code(obj, kind, layer_name, source_backend):
     if isinstance(obj, type):
-        if not _is_r_class(obj):
+        # keras3's Layer(): a class made in an R environment, its methods wrapping R functions.
+        made_in_r = str(getattr(obj, "__module__", "")).startswith("<r-")
+        if not made_in_r and not any(is_r_function(v) for v in vars(obj).values()):
             return
         what = f"the class {obj.__qualname__}, written in R (its methods are R functions)"
     elif _is_r_function(obj):
@@ -293,8 +284,8 @@ def _native_hint(source_backend):
     if "onnx" not in native:
         return ""
     return (
-        f" Export to ONNX instead (format = \"onnx\"): the {source_backend} "
-        "backend writes it natively, in this session, where R code runs."
+        f" Export to ONNX instead: the {source_backend} backend writes it "
+        "natively, in this session, where R code runs."
     )
 
 

@@ -10,9 +10,6 @@ import sys
 
 from kerasexport import errors
 
-# The worker's entry point, run as ``python -m``.
-WORKER_MODULE = "kerasexport.cross.worker"
-
 
 def worker_path():
     """The worker's ``sys.path``: this process's, as absolute directories."""

@@ -34,6 +34,8 @@ import time
 from kerasexport import errors
 from kerasexport.cross import environment
 
+# The worker process, started as ``python -m``.
+WORKER_MODULE = "kerasexport.cross.worker"
 DEFAULT_IDLE_SECONDS = 300.0
 DEFAULT_TIMEOUT_SECONDS = 900.0
 START_TIMEOUT_SECONDS = 300.0
@@ -212,7 +214,7 @@ class Pool:
             worker = None
         if worker is None:
             worker = Worker(
-                backend, [environment.python_executable(), "-m", environment.WORKER_MODULE],
+                backend, [environment.python_executable(), "-m", WORKER_MODULE],
                 environment.worker_env(backend),
             )
             self._workers[backend] = worker

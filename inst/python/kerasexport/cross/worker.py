@@ -128,26 +128,23 @@ def _export(model, request):
 
 
 def _write_archive(models, request):
-    """Build the archive the request describes from `models`, and write it."""
+    """Build the archive the request describes from `models`, and write it (unverified)."""
     import functools
 
-    from kerasexport import archive as archive_lib
     from kerasexport import signature as signature_lib
+    from kerasexport.archive import native
 
-    archive = archive_lib.ExportArchive()
-    for model in models:
-        archive.track(model)
+    endpoints = []
     for endpoint in request["endpoints"]:
         owner = models[endpoint["model"]]
         fn = owner if endpoint["method"] == "object" else getattr(owner, endpoint["method"])
         if endpoint["training"] is not None:
             fn = functools.partial(fn, training=endpoint["training"])
-        archive.add_endpoint(endpoint["name"], fn, signature_lib.from_json(endpoint["signature"]))
-    for collection in request["collections"]:
-        archive.add_variable_collection(
-            collection["name"], [models[i].variables[j] for i, j in collection["variables"]]
-        )
-    archive.write_unchecked(request["output"], verbose=request.get("verbose"))
+        endpoints.append((endpoint["name"], fn, signature_lib.from_json(endpoint["signature"])))
+    collections = [
+        (c["name"], [models[i].variables[j] for i, j in c["variables"]]) for c in request["collections"]
+    ]
+    native.write_unverified(models, endpoints, collections, request["output"], request.get("verbose"))
 
 
 def _unpickle(path):

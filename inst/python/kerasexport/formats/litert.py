@@ -22,7 +22,7 @@ import numpy as np
 
 from kerasexport import artifact as artifact_lib
 from kerasexport import errors
-from kerasexport import formats
+from kerasexport.formats import common
 
 FORMAT = "litert"
 IS_DIRECTORY = False
@@ -51,7 +51,7 @@ def companions(path):
 
 def recognizes(path):
     """Whether the file at `path` is a LiteRT FlatBuffer (identifier ``TFL3`` at bytes 4 to 8)."""
-    return os.path.isfile(path) and formats.read_head(path, 8)[4:8] == IDENTIFIER
+    return os.path.isfile(path) and common.read_head(path, 8)[4:8] == IDENTIFIER
 
 
 def write(model, path, signature, verbose, allow_flex=False, **options):
@@ -83,7 +83,7 @@ def write(model, path, signature, verbose, allow_flex=False, **options):
             UserWarning, stacklevel=2,
         )
         blob = _convert(model, signature, allow_flex, options, os.path.dirname(path))
-    blob = _with_metadata(blob, {"inputs": formats.input_names(signature)})
+    blob = _with_metadata(blob, {"inputs": common.input_names(signature)})
     with io.open(path, "wb") as f:
         f.write(blob)
     if verbose:
@@ -100,7 +100,7 @@ def _named(signature):
     """`signature` with each leaf named as the artifact's input will be."""
     import keras
 
-    names = iter(formats.input_names(signature))
+    names = iter(common.input_names(signature))
     return keras.tree.map_structure(
         lambda s: keras.InputSpec(shape=s.shape, dtype=s.dtype, name=next(names)), signature
     )
@@ -122,7 +122,7 @@ def _convert(model, signature, allow_flex, options, scratch):
     with tempfile.TemporaryDirectory(dir=scratch or None) as saved_model:
         archive = ExportArchive()
         archive.track(model)
-        with formats.inference_mode():
+        with common.inference_mode():
             archive.add_endpoint(
                 SIGNATURE, lambda *args: model(*args, training=False), input_signature=signature
             )
@@ -370,7 +370,7 @@ def open(path):
     except ImportError as exc:
         raise errors.DependencyError(
             "Loading a LiteRT artifact needs the LiteRT runtime: install it with "
-            "`pip install ai-edge-litert`."
+            "`pip install ai-edge-litert`.", fix="install",
         ) from exc
     try:
         ops, meta = _read(path)

@@ -13,7 +13,7 @@ import re
 from kerasexport import artifact as artifact_lib
 from kerasexport import dtypes
 from kerasexport import errors
-from kerasexport import formats
+from kerasexport.formats import common
 from kerasexport import scrub
 
 FORMAT = "onnx"
@@ -49,11 +49,11 @@ def write(model, path, signature, verbose, **options):
 
     if keras.backend.backend() == "tensorflow":
         _teach_tf2onnx_erfc()
-    with formats.inference_mode():
+    with common.inference_mode():
         onnx.export_onnx(
             model, path, verbose=bool(verbose), input_signature=signature, **options
         )
-    finish(path, formats.output_names(model) if _has_dict_outputs(model) else None)
+    finish(path, common.output_names(model) if _has_dict_outputs(model) else None)
 
 
 def _has_dict_outputs(model):
@@ -254,7 +254,7 @@ def open(path, providers=None, session_options=None):
     try:
         import onnxruntime
     except ImportError as exc:
-        raise errors.DependencyError(f"Loading an ONNX artifact needs onnxruntime: {exc}") from exc
+        raise errors.DependencyError(f"Loading an ONNX artifact needs onnxruntime: {exc}", fix="install") from exc
     try:
         session = onnxruntime.InferenceSession(
             path, sess_options=session_options, providers=providers or ["CPUExecutionProvider"],

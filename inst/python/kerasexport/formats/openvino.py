@@ -36,7 +36,7 @@ import xml.etree.ElementTree as ElementTree
 from kerasexport import artifact as artifact_lib
 from kerasexport import dtypes
 from kerasexport import errors
-from kerasexport import formats
+from kerasexport.formats import common
 
 FORMAT = "openvino"
 IS_DIRECTORY = False
@@ -84,7 +84,7 @@ def companions(path):
 
 def recognizes(path):
     """Whether the file at `path` is XML, as an IR's `.xml` is."""
-    return os.path.isfile(path) and formats.read_head(path).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_XML_START)
+    return os.path.isfile(path) and common.read_head(path).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_XML_START)
 
 
 def write(model, path, signature, verbose, compress_to_fp16=False):
@@ -133,11 +133,11 @@ def _convert(model, signature):
         from keras.src.export.export_utils import make_tf_tensor_spec
 
         specs = keras.tree.map_structure(make_tf_tensor_spec, signature)
-        with formats.inference_mode():
+        with common.inference_mode():
             function = keras_openvino.get_concrete_fn(model, specs).get_concrete_function()
         converted = _only_function_outputs(ov.convert_model(function), function)
         flat = keras.tree.flatten(signature)
-        return converted, list(zip(formats.input_names(signature), flat))
+        return converted, list(zip(common.input_names(signature), flat))
     raise errors.FormatError(
         f"OpenVINO's converter takes TensorFlow or PyTorch models, not the "
         f"{backend} backend's; use the cross-backend route."
@@ -185,7 +185,7 @@ def _name_ports(ov_model, inputs, model):
             # torch.export leaves every dimension dynamic; fixed ones are known.
             port.get_node().set_partial_shape(ov.PartialShape([-1 if d is None else d for d in spec.shape]))
         ov_model.validate_nodes_and_infer_types()
-    outputs = formats.output_names(model, len(ov_model.outputs))
+    outputs = common.output_names(model, len(ov_model.outputs))
     if outputs and len(outputs) == len(ov_model.outputs):
         for port, name in zip(ov_model.outputs, outputs):
             port.get_tensor().set_names({name})
@@ -329,7 +329,7 @@ def open(path, config=COMPILE_CONFIG):
     except ImportError as exc:
         raise errors.DependencyError(
             "Loading an OpenVINO artifact needs OpenVINO: install it with `pip "
-            "install openvino`, or from R run `kerasexport::install_kerasexport()`."
+            "install openvino`.", fix="install",
         ) from exc
     weights = companions(path)[0]
     if not os.path.isfile(weights):

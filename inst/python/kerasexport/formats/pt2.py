@@ -15,7 +15,7 @@ import numpy as np
 
 from kerasexport import artifact as artifact_lib
 from kerasexport import errors
-from kerasexport import formats
+from kerasexport.formats import common
 from kerasexport import saved_keras
 from kerasexport import scrub
 
@@ -116,7 +116,7 @@ def export_program(model, signature, **options):
     if hasattr(model, "eval"):
         model.eval()
     try:
-        with formats.inference_mode():
+        with common.inference_mode():
             program = torch.export.export(model, args, **options)
     except Exception as exc:
         raise errors.FormatError(
@@ -189,7 +189,7 @@ def write(model, path, signature, verbose, **options):
     import torch
 
     program = export_program(model, signature, **options)
-    outputs = formats.output_names(model, len(program.graph_signature.user_outputs))
+    outputs = common.output_names(model, len(program.graph_signature.user_outputs))
     meta = {"inputs": [name for name, _ in input_specs(signature)], "outputs": outputs}
     torch.export.save(program, path, extra_files={_META_FILE: json.dumps(meta)})
     if verbose:
@@ -244,7 +244,7 @@ def open(path):
         import torch
     except ImportError as exc:
         raise errors.DependencyError(
-            "Loading a .pt2 artifact needs torch: install it with `pip install torch`."
+            "Loading a .pt2 artifact needs torch: install it with `pip install torch`.", fix="install",
         ) from exc
     try:
         program, meta = _load(path)

@@ -11,7 +11,7 @@ import os
 
 from kerasexport import artifact as artifact_lib
 from kerasexport import errors
-from kerasexport import formats
+from kerasexport.formats import common
 from kerasexport import quiet
 from kerasexport.artifact import SERVING_DEFAULT
 
@@ -43,7 +43,7 @@ def write(model, path, signature, verbose, **options):
     """Export `model` to a SavedModel directory at `path` with Keras, in inference mode."""
     from keras.src.export import saved_model
 
-    with formats.inference_mode():
+    with common.inference_mode():
         saved_model.export_saved_model(
             model, path, verbose=bool(verbose), input_signature=signature, **options
         )
@@ -94,7 +94,7 @@ def _load(path):
             import tensorflow as tf
         except ImportError as exc:
             raise errors.DependencyError(
-                f"Loading a SavedModel needs TensorFlow: {exc}"
+                f"Loading a SavedModel needs TensorFlow: {exc}", fix="install",
             ) from exc
         try:
             return tf, tf.saved_model.load(path)

@@ -19,6 +19,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
+from kerasexport import errors
+from kerasexport.codec import kserve as kserve_codec
+from kerasexport.codec import tfserving as tfserving_codec
 from kerasexport.serving import kserve, tfserving
 from kerasexport.serving.batching import in_thread
 from kerasexport.serving.errors import BadRequest, BodyTooLarge, ServeError, Unauthorized
@@ -72,7 +75,8 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
         Route("/metrics", handlers.prometheus, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={
-        ServeError: _serve_error, HTTPException: _http_error, Exception: _internal_error,
+        ServeError: _serve_error, errors.InputError: _bad_input, HTTPException: _http_error,
+        Exception: _internal_error,
     })
     return Guard(app, metrics, token=token, max_body_bytes=max_body_bytes, access_log=access_log)
 
@@ -86,6 +90,11 @@ def error_response(status, message, headers=None):
 async def _serve_error(request, exc):
     headers = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
     return error_response(exc.status, str(exc), headers)
+
+
+async def _bad_input(request, exc):
+    """A body the codecs refuse, or inputs that do not fit the endpoint: 400."""
+    return error_response(400, str(exc))
 
 
 async def _http_error(request, exc):
@@ -131,13 +140,13 @@ class _Handlers:
         """POST /v1/models/{m}[/versions/{v}]:predict, row or columnar format."""
         model, version = _reference(request)
         body = await request.body()
-        decoded = await _decode(tfserving.decode_predict, body)
+        decoded = await _decode(tfserving_codec.decode_predict, body)
         with self.repository.use(model, version) as served:
             _label(request, model, served.number)
-            endpoint = tfserving.endpoint(served.artifact, decoded.signature_name)
-            arrays = await _decode(tfserving.inputs, endpoint, decoded, size=len(body))
+            endpoint = tfserving_codec.endpoint(served.artifact, decoded.signature_name)
+            arrays = await _decode(tfserving_codec.inputs, endpoint, decoded, size=len(body))
             outputs = await served.runner.run(endpoint, arrays)
-        return Response(tfserving.encode_predict(endpoint, outputs, decoded.rows), media_type=JSON)
+        return Response(tfserving_codec.encode_predict(endpoint, outputs, decoded.rows), media_type=JSON)
 
     # KServe v2 ----
 
@@ -176,14 +185,14 @@ class _Handlers:
         """POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensors."""
         model, version = _reference(request)
         body = await request.body()
-        decoded = await _decode(kserve.decode_infer, body,
-                                request.headers.get(kserve.HEADER_LENGTH))
+        decoded = await _decode(kserve_codec.decode_infer, body,
+                                request.headers.get(kserve_codec.HEADER_LENGTH))
         with self.repository.use(model, version) as served:
             _label(request, model, served.number)
             endpoint = served.artifact.endpoint()
-            arrays = await _decode(kserve.inputs, endpoint, decoded, size=len(body))
+            arrays = await _decode(kserve_codec.inputs, endpoint, decoded, size=len(body))
             outputs = await served.runner.run(endpoint, arrays)
-        content, headers = kserve.encode_infer(model, served, endpoint, outputs, decoded)
+        content, headers = kserve_codec.encode_infer(model, served.number, endpoint, outputs, decoded)
         return Response(content, headers=headers)
 
     # Operations ----

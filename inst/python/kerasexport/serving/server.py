@@ -127,7 +127,11 @@ class Server:
         self.load()
         app = create_app(self.repository, self.metrics, version=__version__, token=self.token,
                          max_body_bytes=body_limit(self.max_body_mb), access_log=not self.quiet)
-        self._socket = _bind(self.host, self.port)
+        try:
+            self._socket = _bind(self.host, self.port)
+        except BaseException:
+            self.repository.stop()  # a server that never listened holds no runtime
+            raise
         port = self._socket.getsockname()[1]
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{shown}:{port}"

@@ -1,10 +1,10 @@
-"""Tensors between JSON and NumPy, shared by both protocols.
+"""Tensor values between JSON and NumPy, shared by both protocols' codecs.
 
 Each protocol module decides where a tensor's values are in a request;
 this module turns those values into arrays (refusing ragged or
 non-numeric data with a message that says what was received) and arrays
 back into JSON-ready values. Dtype names follow `TensorInfo.dtype`
-(NumPy names, and ``"string"`` for byte strings).
+(NumPy names, and ``"string"`` for byte strings; `kerasexport.dtypes`).
 """
 
 import base64
@@ -13,32 +13,19 @@ import json
 import numpy as np
 import orjson
 
-from kerasexport.serving.errors import BadRequest
-
-# TensorInfo dtype -> KServe v2 datatype (Open Inference Protocol, "Tensor Data Types").
-V2_DATATYPES = {
-    "bool": "BOOL",
-    "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32", "uint64": "UINT64",
-    "int8": "INT8", "int16": "INT16", "int32": "INT32", "int64": "INT64",
-    "float16": "FP16", "float32": "FP32", "float64": "FP64",
-    "bfloat16": "BF16", "string": "BYTES",
-}
-# KServe v2 datatype -> the NumPy dtype its binary data is read as.
-V2_NUMPY = {v: np.dtype(k) for k, v in V2_DATATYPES.items() if k not in ("string", "bfloat16")}
-
-# TensorInfo dtype -> TensorFlow's DataType enum name, as TF-Serving prints it.
-TF_DATATYPES = {
-    "bool": "DT_BOOL", "string": "DT_STRING",
-    "uint8": "DT_UINT8", "uint16": "DT_UINT16", "uint32": "DT_UINT32", "uint64": "DT_UINT64",
-    "int8": "DT_INT8", "int16": "DT_INT16", "int32": "DT_INT32", "int64": "DT_INT64",
-    "float16": "DT_HALF", "float32": "DT_FLOAT", "float64": "DT_DOUBLE", "bfloat16": "DT_BFLOAT16",
-}
-
+from kerasexport import dtypes
+from kerasexport.errors import RequestError
 
 def v2_datatype(dtype):
-    """The v2 datatype of a TensorInfo dtype (or a NumPy dtype)."""
+    """The KServe v2 datatype of a TensorInfo dtype name, or of a NumPy dtype."""
     name = "string" if getattr(dtype, "kind", None) in ("O", "S", "U") else str(dtype)
-    return V2_DATATYPES.get(name, name.upper())
+    return dtypes.convert(name, "name", "v2", default=name.upper())
+
+
+def v2_numpy(datatype):
+    """The NumPy dtype a KServe v2 datatype's binary data is read as (`None` for BYTES, BF16)."""
+    name = dtypes.convert(datatype, "v2", "name", default="")
+    return None if name in ("", "string", "bfloat16") else np.dtype(name)
 
 
 def to_array(value, info, what):
@@ -53,7 +40,7 @@ def to_array(value, info, what):
         A NumPy array; strings become an object array of `bytes`.
 
     Raises:
-        BadRequest: ragged lists, or values of the wrong kind (strings or
+        RequestError: ragged lists, or values of the wrong kind (strings or
             objects for a numeric input, numbers for a string input).
     """
     if info.dtype == "string":
@@ -61,12 +48,12 @@ def to_array(value, info, what):
     try:
         array = np.asarray(value)
     except ValueError:
-        raise BadRequest(
+        raise RequestError(
             f"{what} is ragged: its nested lists have different lengths; "
             f"expected a rectangular tensor of shape {shape_text(info.shape)}."
         ) from None
     if array.dtype.kind not in "biuf":
-        raise BadRequest(
+        raise RequestError(
             f"{what} holds {_kinds(value)}; expected numbers ({info.dtype}) in "
             f"a rectangular tensor of shape {shape_text(info.shape)}."
         )
@@ -77,9 +64,9 @@ def _strings(value, what):
     try:
         array = np.asarray(value, dtype=object)
     except ValueError:
-        raise BadRequest(f"{what} is ragged: its nested lists have different lengths.") from None
+        raise RequestError(f"{what} is ragged: its nested lists have different lengths.") from None
     if array.dtype != object or array.ndim == 0 and isinstance(value, list):
-        raise BadRequest(f"{what} must hold strings.")
+        raise RequestError(f"{what} must hold strings.")
     flat = array.reshape(-1)
     for i, item in enumerate(flat):
         if isinstance(item, str):
@@ -88,11 +75,11 @@ def _strings(value, what):
             try:
                 flat[i] = base64.b64decode(item["b64"], validate=True)
             except ValueError:
-                raise BadRequest(f"{what} holds a 'b64' value that is not valid base64.") from None
+                raise RequestError(f"{what} holds a 'b64' value that is not valid base64.") from None
         elif isinstance(item, bytes):
             pass
         else:
-            raise BadRequest(
+            raise RequestError(
                 f"{what} holds {type(item).__name__} values; expected strings "
                 "(or {\"b64\": ...} objects for binary data)."
             )
@@ -155,17 +142,17 @@ def loads(body, expected):
         expected: `str`, what the body should be, for the error message.
 
     Raises:
-        BadRequest: an empty body, or one that is not JSON.
+        RequestError: an empty body, or one that is not JSON.
     """
     if not body.strip():
-        raise BadRequest(f"The request body is empty; expected {expected}.")
+        raise RequestError(f"The request body is empty; expected {expected}.")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         try:
             return json.loads(body)  # the slow path knows NaN and Infinity
         except (ValueError, UnicodeDecodeError):
-            raise BadRequest(f"The request body is not valid JSON ({exc}); expected {expected}.") from None
+            raise RequestError(f"The request body is not valid JSON ({exc}); expected {expected}.") from None
 
 
 def json_type(value):
