@@ -177,8 +177,7 @@ format_artifact <- function(x) {
 }
 
 tensor_line <- function(t, role) {
-  # Escaped for cli: names and shapes are data, not markup.
-  name <- gsub("([{}])", "\\1\\1", t$name)
+  name <- cli_escape(t$name) # data, not markup
   paste0(role, " ", name, ": ", t$dtype, " ", shape_text(t$shape))
 }
 

@@ -271,11 +271,8 @@ read_log <- function(server) {
 
 log_tail <- function(server, n = 5) {
   lines <- utils::tail(read_log(server), n)
-  stats::setNames(escape_cli(lines), rep(" ", length(lines)))
+  stats::setNames(cli_escape(lines), rep(" ", length(lines)))
 }
-
-# Data shown through cli: braces are literal, not interpolation.
-escape_cli <- function(text) gsub("([{}])", "\\1\\1", text)
 
 follow_log <- function(server) {
   shown <- 0L
@@ -336,7 +333,7 @@ print.kerasexport_server <- function(x, ...) {
   models <- if (alive && !is.null(x$url)) server_models(x) else NULL
   if (!is.null(models)) {
     lines <- c(lines, "*" = if (length(models)) "Models:" else "Models: none yet")
-    model_lines <- stats::setNames(escape_cli(models), rep(" ", length(models)))
+    model_lines <- stats::setNames(cli_escape(models), rep(" ", length(models)))
     lines <- c(lines, model_lines)
   }
   cat("<kerasexport_server>", cli_lines(lines), sep = "\n")
