@@ -69,3 +69,57 @@ def serving_artifacts(tmp_path_factory):
     import serving_kit
 
     return serving_kit.build(str(tmp_path_factory.mktemp("serving")))
+
+
+@pytest.fixture(scope="session")
+def fresh_reloads(zoo_export, tmp_path_factory):
+    """`fresh_reloads(format)`: per zoo model, the export's failure, or its
+    report and the model's outputs at each batch size, and what one fresh
+    process (`fresh_reload.py`) said of the format's artifacts: reloaded by
+    the runtime alone (`<stem>-<batch>-out.npz`), then by `kerasexport.load()`
+    (`...-out.load.npz`). One process per format and session."""
+    import json
+    import subprocess
+    import sys
+
+    import fresh_reload
+    import zoo
+    done = {}
+
+    def reload(format):
+        if format in done:
+            return done[format]
+        directory = tmp_path_factory.mktemp(f"fresh-{format}")
+        manifest, cells = [], {}
+        for name in sorted(zoo.MODELS):
+            try:
+                model, path, report = zoo_export(name, format)
+            except Exception as exc:  # the cell's test re-raises it
+                cells[name] = {"error": exc}
+                continue
+            entry = {"name": name, "format": format, "path": path, "batches": []}
+            expected = {}
+            for batch in fresh_reload.BATCH_SIZES:
+                x = zoo.inputs(name, batch, seed=batch)
+                stem = directory / f"{name}-{batch}"
+                entry["structure"] = fresh_reload.save_inputs(f"{stem}-in.npz", x)
+                entry["batches"].append({"inputs": f"{stem}-in.npz", "outputs": f"{stem}-out.npz"})
+                expected[batch] = keras.tree.map_structure(_numpy, model(x, training=False))
+            manifest.append(entry)
+            cells[name] = {"report": report, "expected": expected, "stem": directory / name}
+        with open(directory / "manifest.json", "w") as f:
+            json.dump(manifest, f)
+        completed = subprocess.run(
+            [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fresh_reload.py"), str(directory / "manifest.json")],
+            capture_output=True, text=True, timeout=900,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        info = json.loads(completed.stdout.strip().splitlines()[-1])
+        done[format] = (cells, info)
+        return done[format]
+
+    return reload
+
+
+def _numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))

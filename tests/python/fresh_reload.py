@@ -1,11 +1,14 @@
-"""Reload artifacts with their own runtime alone, as a user's code would.
+"""Reload artifacts in a fresh process: with their own runtime alone, then with `kerasexport.load()`.
 
-Run as ``python fresh_reload.py MANIFEST.json`` in a fresh process: no
-kerasexport, no Keras, no model code. For each manifest entry (an artifact
-and its inputs at some batch sizes) it loads the artifact with the format's
-runtime and its defaults, runs it, and saves the outputs by name. It prints
-one JSON line: the heavy packages the process imported, and each entry's
-error if it failed to load or run.
+Run as ``python fresh_reload.py MANIFEST.json`` in a fresh process, which
+never sees the model's code. For each manifest entry (an artifact and its
+inputs at some batch sizes) it first loads the artifact with the format's
+runtime and its defaults, no kerasexport nor Keras imported yet, runs it,
+and saves the outputs by name (``<outputs>.npz``). Then it imports
+kerasexport and does the same through ``kerasexport.load(path).predict(x)``
+(``<outputs>.load.npz``). One process serves both, so each artifact is
+opened once per way. It prints one JSON line: the heavy packages imported
+after each pass, and each entry's error if it failed to load or run.
 
 The loaders, one per format:
 
@@ -27,6 +30,8 @@ import sys
 import numpy as np
 
 HEAVY = ("tensorflow", "keras", "jax", "torch")
+# The batch sizes each zoo artifact is run at.
+BATCH_SIZES = (1, 4)
 
 
 def save_inputs(path, x):
@@ -182,6 +187,16 @@ LOADERS = {
 def main(manifest_file):
     with open(manifest_file) as f:
         manifest = json.load(f)
+    errors, low = runtime_alone(manifest)
+    heavy = sorted(m for m in HEAVY if m in sys.modules)
+    load_errors = with_kerasexport(manifest)
+    heavy_with_load = sorted(m for m in HEAVY if m in sys.modules)
+    print(json.dumps({"heavy": heavy, "errors": errors, "low_precision_layers": low,
+                      "heavy_with_load": heavy_with_load, "load_errors": load_errors}))
+
+
+def runtime_alone(manifest):
+    """Each entry through its runtime's own API; (errors, OpenVINO's low-precision layer counts)."""
     errors, low = {}, {}
     for entry in manifest:
         try:
@@ -197,8 +212,23 @@ def main(manifest_file):
                     np.savez(batch["outputs"].replace(".npz", ".defaults.npz"), **outputs)
         except Exception as exc:  # reported to the test, which fails
             errors[entry["name"]] = f"{type(exc).__name__}: {str(exc)[:500]}"
-    heavy = sorted(m for m in HEAVY if m in sys.modules)
-    print(json.dumps({"heavy": heavy, "errors": errors, "low_precision_layers": low}))
+    return errors, low
+
+
+def with_kerasexport(manifest):
+    """Each entry through ``kerasexport.load(path).predict(x)``; errors by entry."""
+    import kerasexport
+
+    errors = {}
+    for entry in manifest:
+        try:
+            artifact = kerasexport.load(entry["path"])
+            for batch in entry["batches"]:
+                y = artifact.predict(load_inputs(batch["inputs"], entry["structure"]))
+                np.savez(batch["outputs"].replace(".npz", ".load.npz"), **(y if isinstance(y, dict) else {"y": y}))
+        except Exception as exc:  # reported to the test, which fails
+            errors[entry["name"]] = f"{type(exc).__name__}: {str(exc)[:500]}"
+    return errors
 
 
 if __name__ == "__main__":

@@ -160,58 +160,24 @@ def test_round_trip_in_fresh_process(tmp_path, kind, fmt):
             np.testing.assert_allclose(actual, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
 
 
-ZOO_BATCH_SIZES = (1, 4)
-
-FRESH_ZOO = """
-    import json, sys
-    import numpy as np
-    import kerasexport
-
-    manifest_file = {manifest!r}
-    with open(manifest_file) as f:
-        manifest = json.load(f)
-    for entry in manifest:
-        artifact = kerasexport.load(entry["path"])
-        for batch in entry["batches"]:
-            data = np.load(batch["inputs"])
-            if entry["structure"] == "array":
-                x = data["x"]
-            elif entry["structure"] == "list":
-                x = [data[f"x{{i}}"] for i in range(len(data.files))]
-            else:
-                x = {{k: data[k] for k in data.files}}
-            y = artifact.predict(x)
-            np.savez(batch["outputs"], **(y if isinstance(y, dict) else {{"y": y}}))
-    print(json.dumps({{"heavy": sorted(m for m in {heavy!r} if m in sys.modules)}}))
-"""
-
-
 @pytest.mark.parametrize("fmt", ALL_FORMATS)
-def test_every_zoo_model_round_trips_in_a_fresh_process(tmp_path, zoo_export, fmt):
-    """Every model kind of the export matrix: export here, then load and
-    predict in a process that never saw the model's code, compared with the
-    model at two batch sizes."""
-    import zoo
+def test_every_zoo_model_round_trips_in_a_fresh_process(fresh_reloads, fmt):
+    """Every model kind of the export matrix: exported here, then opened with
+    `kerasexport.load()` and run in a process that never saw the model's code
+    (the matrix's, after its runtime-alone pass), compared with the model at
+    two batch sizes."""
+    cells, info = fresh_reloads(fmt)
+    expected = {}
+    for name, cell in cells.items():
+        if "error" in cell:
+            raise cell["error"]
+        assert name not in info["load_errors"], info["load_errors"][name]
+        expected.update({(name, batch): want for batch, want in cell["expected"].items()})
+    stems = {name: cell["stem"] for name, cell in cells.items()}
 
-    manifest, expected = [], {}
-    for name in sorted(zoo.MODELS):
-        model, path, _ = zoo_export(name, fmt)
-        entry = {"name": name, "path": path, "batches": []}
-        for batch in ZOO_BATCH_SIZES:
-            x = zoo.inputs(name, batch, seed=batch)
-            stem = tmp_path / f"{name}-{batch}"
-            entry["structure"] = fresh_reload.save_inputs(f"{stem}-in.npz", x)
-            entry["batches"].append({"inputs": f"{stem}-in.npz", "outputs": f"{stem}-out.npz"})
-            expected[(name, batch)] = model_outputs(model, x)
-        manifest.append(entry)
-    with open(tmp_path / "manifest.json", "w") as f:
-        json.dump(manifest, f)
-
-    info = run_fresh(FRESH_ZOO.format(manifest=str(tmp_path / "manifest.json"), heavy=HEAVY))
-
-    assert set(info["heavy"]) <= RUNTIMES[fmt], info["heavy"]
+    assert set(info["heavy_with_load"]) <= RUNTIMES[fmt], info["heavy_with_load"]
     for (name, batch), want in expected.items():
-        got = np.load(tmp_path / f"{name}-{batch}-out.npz")
+        got = np.load(f"{stems[name]}-{batch}-out.load.npz")
         if isinstance(want, (list, tuple)):
             # List outputs: the artifact names them, in the model's order.
             assert len(got.files) == len(want), name

@@ -4,29 +4,22 @@ Each artifact is exported with `kerasexport.export` (shared with the other
 tests through the session's `zoo_export`), then reloaded in a fresh process
 by its runtime alone with the runtime's defaults (`fresh_reload.py`: no
 kerasexport, Keras or model code) and compared with the model at two batch
-sizes. OpenVINO IRs are compiled in float32 as kerasexport tells users to,
+sizes; the same process then loads them with `kerasexport.load()`, which
+`test_artifact.py` checks (the session's `fresh_reloads`). OpenVINO IRs are compiled in float32 as kerasexport tells users to,
 and with no configuration too, which must be float32 unless the export
 reported and warned otherwise. One fresh process per format reloads all that format's artifacts.
 `make test` runs this file once per backend: 3 backends x 5 formats x the zoo.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
-import fresh_reload
 import zoo
 from kerasexport import routes
 
 FORMATS = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
-BATCH_SIZES = (1, 4)
 RTOL = 1e-4
-HERE = os.path.dirname(os.path.abspath(__file__))
 # What a fresh process may import to run each format, among the heavy
 # packages. TensorFlow imports Keras itself, and Keras its backend (the
 # KERAS_BACKEND the test process passes on): a SavedModel is not checked.
@@ -34,51 +27,6 @@ RUNTIME_PACKAGES = {
     "tf_saved_model": {"tensorflow", "keras", "jax", "torch"}, "onnx": set(), "openvino": set(),
     "litert": set(), "torch": {"torch"},
 }
-
-
-def _numpy(x):
-    return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-@pytest.fixture(scope="module")
-def reloaded(zoo_export, tmp_path_factory):
-    """`reloaded(format)`: per model, the export's failure or the fresh
-    process's outputs and the model's, at each batch size."""
-    done = {}
-
-    def reload(format):
-        if format in done:
-            return done[format]
-        directory = tmp_path_factory.mktemp(f"fresh-{format}")
-        manifest, cells = [], {}
-        for name in sorted(zoo.MODELS):
-            try:
-                model, path, report = zoo_export(name, format)
-            except Exception as exc:  # the cell's test re-raises it
-                cells[name] = {"error": exc}
-                continue
-            entry = {"name": name, "format": format, "path": path, "batches": []}
-            expected = {}
-            for batch in BATCH_SIZES:
-                x = zoo.inputs(name, batch, seed=batch)
-                stem = directory / f"{name}-{batch}"
-                entry["structure"] = fresh_reload.save_inputs(f"{stem}-in.npz", x)
-                entry["batches"].append({"inputs": f"{stem}-in.npz", "outputs": f"{stem}-out.npz"})
-                expected[batch] = keras.tree.map_structure(_numpy, model(x, training=False))
-            manifest.append(entry)
-            cells[name] = {"report": report, "expected": expected, "stem": directory / name}
-        with open(directory / "manifest.json", "w") as f:
-            json.dump(manifest, f)
-        completed = subprocess.run(
-            [sys.executable, os.path.join(HERE, "fresh_reload.py"), str(directory / "manifest.json")],
-            capture_output=True, text=True, timeout=900,
-        )
-        assert completed.returncode == 0, completed.stderr[-3000:]
-        info = json.loads(completed.stdout.strip().splitlines()[-1])
-        done[format] = (cells, info)
-        return done[format]
-
-    return reload
 
 
 def assert_same(expected, got_file, where):
@@ -109,8 +57,8 @@ def worst_error(expected, got_file, where):
 
 @pytest.mark.parametrize("name", sorted(zoo.MODELS))
 @pytest.mark.parametrize("format", FORMATS)
-def test_export_reload_in_a_fresh_process_and_compare(reloaded, format, name):
-    cells, info = reloaded(format)
+def test_export_reload_in_a_fresh_process_and_compare(fresh_reloads, format, name):
+    cells, info = fresh_reloads(format)
     cell = cells[name]
     if "error" in cell:
         raise cell["error"]

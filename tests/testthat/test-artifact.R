@@ -192,15 +192,16 @@ export_to <- function(model, format) {
 }
 
 # Load and predict in a fresh R session: no model code, nothing in memory.
-predict_fresh <- function(path, x, ...) {
-  callr::r(function(path, x, ...) {
+# Each element of `calls` is a list of predict()'s arguments after the
+# artifact; one session answers them all (a session costs seconds).
+predict_fresh <- function(path, calls) {
+  callr::r(function(path, calls) {
     artifact <- kerasexport::load_artifact(path)
-    out <- list(
-      y = predict(artifact, x, ...),
+    list(
+      y = lapply(calls, function(args) do.call(predict, c(list(artifact), args))),
       heavy = intersect(c("tensorflow", "keras", "jax", "torch"), names(reticulate::import("sys")$modules))
     )
-    out
-  }, args = list(path, x, ...))
+  }, args = list(path, calls))
 }
 
 # with Python: round trips in a fresh session ----
@@ -212,11 +213,10 @@ for (format in c("tf_saved_model", "onnx")) {
     model <- small_model()
     path <- export_to(model, format)
     x <- matrix(seq(-2, 2, length.out = 7 * 4), 7, 4)
-    fresh <- predict_fresh(path, x)
-    expect_equal(dim(fresh$y), c(7L, 3L))
-    expect_lt(relative_error(fresh$y, model_predict(model, x)), 1e-5)
-    batched <- predict_fresh(path, x, batch_size = 3)
-    expect_lt(relative_error(batched$y, model_predict(model, x)), 1e-5)
+    fresh <- predict_fresh(path, list(whole = list(x), batched = list(x, batch_size = 3)))
+    expect_equal(dim(fresh$y$whole), c(7L, 3L))
+    expect_lt(relative_error(fresh$y$whole, model_predict(model, x)), 1e-5)
+    expect_lt(relative_error(fresh$y$batched, model_predict(model, x)), 1e-5)
     if (format == "onnx") {
       expect_identical(fresh$heavy, character())
     }
@@ -229,8 +229,9 @@ for (format in c("tf_saved_model", "onnx")) {
     path <- export_to(model, format)
     x <- two_inputs(5)
     expected <- model_outputs(model, x)
-    by_position <- predict_fresh(path, unname(x))$y
-    by_name <- predict_fresh(path, rev(x))$y
+    fresh <- predict_fresh(path, list(by_position = list(unname(x)), by_name = list(rev(x))))$y
+    by_position <- fresh$by_position
+    by_name <- fresh$by_name
     expect_equal(dim(by_position), c(5L, 2L))
     expect_lt(relative_error(by_position, expected), 1e-5)
     expect_lt(relative_error(by_name, expected), 1e-5)
@@ -245,7 +246,7 @@ for (format in c("tf_saved_model", "onnx")) {
     path <- export_to(model, format)
     x <- two_inputs(4)
     expected <- model_outputs(model, x)
-    got <- predict_fresh(path, x)$y
+    got <- predict_fresh(path, list(list(x)))$y[[1]]
     expect_named(got, c("y", "z"), ignore.order = TRUE)
     expect_equal(dim(got$y), c(4L, 2L))
     expect_equal(dim(got$z), c(4L, 1L))
