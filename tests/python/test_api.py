@@ -182,3 +182,51 @@ def test_an_onnx_file_asking_for_more_inputs_than_the_model_says_why(tmp_path):
     assert "The ONNX file takes 3 inputs, the model 1" in message
     assert "normalization" in message and "format='tf_saved_model'" in message
     assert os.listdir(tmp_path) == []
+
+
+# One opener ----
+
+SUFFIXES = {"tf_saved_model": "", "onnx": ".onnx", "openvino": ".xml", "litert": ".tflite", "torch": ".pt2"}
+
+
+@pytest.mark.parametrize("format", sorted(SUFFIXES))
+def test_verification_and_load_open_the_artifact_with_one_function(tmp_path, small_model, monkeypatch, format):
+    """The format's `open` serves both: export's verification calls it, then
+    `load()` does; nothing else opens the artifact."""
+    from kerasexport import formats
+
+    if format not in native_formats():
+        pytest.skip(f"{format} is written by a worker process on {keras.backend.backend()}")
+    fmt = formats.get(format)
+    real_open = fmt.open
+    opened = []
+
+    def recording_open(path, **options):
+        artifact = real_open(path, **options)
+        opened.append((os.path.basename(path), options, artifact))
+        return artifact
+
+    monkeypatch.setattr(fmt, "open", recording_open)
+    target = str(tmp_path / f"model{SUFFIXES[format]}")
+    report = kerasexport.export(small_model, target, format=format)
+    loaded = kerasexport.load(target)
+    assert report.verified
+    as_users_open = [(name, options) for name, options, _ in opened if not options]
+    assert as_users_open == [("model" + SUFFIXES[format], {})] * 2  # verification, then load()
+    # Besides, only OpenVINO's look at its CPU plugin's bare defaults.
+    assert [options for _, options, _ in opened if options] == (
+        [{"config": {}}] if format == "openvino" else [])
+    assert loaded is opened[-1][2]
+    x = np.ones((3, 4), "float32")
+    np.testing.assert_allclose(loaded.predict(x), predict(small_model, x), rtol=1e-4, atol=1e-5)
+
+
+def test_every_format_module_keeps_the_format_contract():
+    from kerasexport import formats
+
+    for name in formats.FORMATS:
+        module = formats.get(name)
+        assert isinstance(module, formats.Format), name
+        assert module.FORMAT == name
+        assert set(module.OPTIONS) == set(routes.NATIVE), name
+        assert all(s.startswith(".") for s in module.SUFFIXES), name

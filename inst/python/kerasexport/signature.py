@@ -19,10 +19,11 @@ import numbers
 
 import numpy as np
 
+from kerasexport import dtypes
 from kerasexport import errors
 
-INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
-KNOWN_DTYPES = ("float16", "bfloat16", "float32", "float64", "bool", "string") + INTEGER_DTYPES
+# The dtypes an input may have: those of the one table.
+KNOWN_DTYPES = dtypes.NAMES
 
 
 def spec(shape, dtype="float32", name=None):

@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 
 from kerasexport import atomic
+from kerasexport import dtypes
 from kerasexport import errors
-from kerasexport import signature as signature_lib
 
 DEFAULT_RTOL = 1e-4
 BATCH_SIZES = (1, 5)
@@ -51,7 +51,7 @@ def make_inputs(signature, batch_size, dynamic_size, int_high=2, seed=_SEED):
             return rng.random(shape) < 0.5
         if dtype == "string":
             return rng.choice(np.array(["a", "b", "c"], dtype=object), size=shape)
-        if dtype in signature_lib.INTEGER_DTYPES:
+        if dtype in dtypes.INTEGER:
             return rng.integers(0, int_high, size=shape).astype(dtype)
         return rng.standard_normal(shape).astype(dtype if dtype != "bfloat16" else "float32")
 
