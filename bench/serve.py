@@ -166,7 +166,7 @@ def peer(path):
 def overhead(model_name, repo, shape, reps):
     """p50/p99 ms of the runtime called directly and of served requests, batch 1."""
     import kerasexport
-    from kerasexport.serving import kserve
+    from kerasexport.codec import kserve
 
     x = np.random.default_rng(0).normal(size=(1,) + shape).astype("float32")
     rows = {}
