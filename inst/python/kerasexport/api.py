@@ -1,9 +1,11 @@
 """The two public verbs: `export()` a model to a verified artifact, `load()` one."""
 
+import dataclasses
 import os
 import shutil
 import time
 
+from kerasexport import artifact as artifact_lib
 from kerasexport import atomic
 from kerasexport import errors
 from kerasexport import formats
@@ -26,8 +28,12 @@ def export(
     input_signature=None,
     overwrite=False,
     verify=True,
-    rtol=verify_lib.DEFAULT_RTOL,
+    rtol=None,
     route=None,
+    precision="float32",
+    calibration_data=None,
+    agreement=None,
+    quantization=None,
     **kwargs,
 ):
     """Export a Keras model to a verified artifact.
@@ -54,13 +60,33 @@ def export(
         overwrite: `bool`. Replace an existing artifact. Defaults to `False`.
         verify: `bool`. Open and compare before committing. Defaults to
             `True`.
-        rtol: `float`. Largest accepted relative error. Defaults to `1e-4`.
+        rtol: `float` or `None`. Largest accepted relative error. Defaults
+            to `None`: 1e-4 for float32; for reduced precision, the
+            budget's (1e-2 for float16 and bfloat16, 5e-2 for int8 whose
+            outputs are not class scores).
         route: `str` or `None`. `"native"` (the exporter on the model's
             backend) or `"cross-backend"` (the backend that owns the format's
             exporter, in a worker process: see `routes.CROSS_BACKENDS`) to
             force a route. Defaults to `None`: native where the
             backend has an exporter, falling back to cross-backend when it
             raises or its artifact fails verification (see `routes`).
+        precision: `str`. `"float32"` (default), `"float16"`, `"bfloat16"`
+            or `"int8"`: a reduced-precision artifact, made with the
+            format's own toolchain (ONNX: onnxconverter-common float16,
+            onnxruntime.quantization int8; OpenVINO: float16 weights,
+            bfloat16 inference, NNCF int8; LiteRT: the converter's float16
+            and int8) and verified against a budget (see `precision`).
+            SavedModel and `.pt2` are float32 only.
+        calibration_data: inputs to calibrate int8 on and to measure the
+            budget on: an array (one input), a dict of arrays by input name,
+            a list of arrays (inputs in order), or a list or generator of
+            such batches. Required for static int8. Defaults to `None`.
+        agreement: `float` or `None`. Least share of rows whose top class
+            is the model's, for class-score outputs (int8 default 0.99).
+        quantization: `"static"` (default for int8: weights and activations,
+            calibrated on `calibration_data`) or `"dynamic"` (int8 weights,
+            activations quantized at run time or kept float; no calibration
+            data needed).
         **kwargs: options for the format's exporter: `is_static`,
             `jax2tf_kwargs` (SavedModel on JAX); `opset_version` (ONNX);
             `compress_to_fp16` (OpenVINO); `allow_flex` and TFLiteConverter
@@ -86,20 +112,27 @@ def export(
     started = time.perf_counter()
     plan = plan_lib.resolve(
         model, filepath, format, input_signature=input_signature, overwrite=overwrite,
-        verify=verify, rtol=rtol, route=route, options=kwargs,
+        verify=verify, rtol=rtol, route=route, options=kwargs, precision=precision,
+        calibration_data=calibration_data, agreement=agreement, quantization=quantization,
     )
     with quiet.quiet(verbose) as warnings_seen, atomic.staged(plan.target, plan.companions) as stage:
-        chosen, error, verify_seconds = _write_and_verify(model, plan, stage.path, verbose)
-        defaults = (verify_lib.measure_runtime_defaults(model, plan.format, stage.path, plan.signature, rtol)
-                    if verify else None)
+        if plan.precision is None:
+            chosen, error, verify_seconds = _write_and_verify(model, plan, stage.path, verbose)
+            defaults = (verify_lib.measure_runtime_defaults(model, plan.format, stage.path, plan.signature,
+                                                            plan.rtol) if verify else None)
+            reduced = None
+        else:
+            chosen, error, verify_seconds, reduced = _write_reduced(model, plan, stage.path, verbose)
+            defaults = None
         stage.commit(announce=bool(verbose))
 
     report = ExportReport(
         path=plan.target, format=format, backend=plan.backend, route=chosen.name,
         reason=chosen.reason, verified=bool(verify), max_relative_error=error,
-        rtol=rtol, seconds=time.perf_counter() - started,
+        rtol=plan.rtol, seconds=time.perf_counter() - started,
         warnings=tuple(warnings_seen), verify_seconds=verify_seconds,
-        runtime_defaults=defaults,
+        runtime_defaults=defaults, precision=plan.precision.precision if plan.precision else "float32",
+        reduced=reduced,
     )
     progress.stage("done", report.summary())
     return report
@@ -141,6 +174,53 @@ def _write_and_verify(model, plan, path, verbose):
             for written in [path, *plan.format.companions(path)]:
                 _clear(written)
     raise AssertionError("unreachable: the plan is never empty")
+
+
+def _write_reduced(model, plan, path, verbose):
+    """Write the plan's reduced-precision artifact at `path` and hold it to its budget.
+
+    ONNX and OpenVINO: the float32 artifact is written and verified as any
+    export is, beside `path`, then reduced into `path`. LiteRT: the
+    converter writes the reduced file. Either way the result is opened as
+    `load()` opens it and compared with the model (`precision.check`).
+
+    Returns:
+        The `Route` taken, the float32 artifact's worst relative error (or
+        `None`), the seconds verification took, and the reduced artifact's
+        figures (a `dict`, see `ExportReport.reduced`).
+    """
+    from kerasexport.precision import check as precision_check
+
+    request = plan.precision
+    scratch = os.path.dirname(path)
+    float_error = float_size = None
+    started = time.perf_counter()
+    if request.tool.STAGE == "at_write":
+        options = dict(plan.options, **request.tool.write_options(request.precision, request.calibration, scratch))
+        chosen, _, _ = _write_and_verify(model, dataclasses.replace(plan, options=options, verify=False),
+                                         path, verbose)
+        request.tool.finish(path, request.precision)
+    else:
+        float_path = os.path.join(scratch, ".float32." + os.path.basename(path))
+        chosen, float_error, _ = _write_and_verify(model, plan, float_path, verbose)
+        float_size = _size(plan.format, float_path)
+        progress.stage("reduce", f"Reducing to {request.precision}: {request.method}.")
+        request.tool.reduce(float_path, path, request.precision, request.calibration)
+        for written in [float_path, *plan.format.companions(float_path)]:
+            _clear(written)
+    figures = {"precision": request.precision, "method": request.method,
+               "size": _size(plan.format, path), "float32_size": float_size}
+    if not plan.verify:
+        return chosen, None, None, figures
+    progress.stage("verify", f"Verifying the {request.precision} artifact against the model and its budget.")
+    figures.update(precision_check.check(model, plan.format, path, plan.signature, request))
+    return chosen, float_error, time.perf_counter() - started, figures
+
+
+def _size(fmt, path):
+    if fmt.IS_DIRECTORY:
+        return artifact_lib.directory_size(path)
+    return sum(os.path.getsize(p) for p in [path, *fmt.companions(path)] if os.path.exists(p))
 
 
 def _write(route, model, plan, path, verbose):

@@ -100,9 +100,13 @@ class Artifact:
         runtime: the runtime object (`tf.saved_model.load()`'s result, an
             `onnxruntime.InferenceSession`, an OpenVINO `CompiledModel`, a
             LiteRT signature runner or a torch `ExportedProgram`).
+        precision: the precision the artifact was exported at:
+            `"float32"`, or `"float16"`, `"bfloat16"`, `"int8"` for one
+            written with `export(..., precision=)`.
     """
 
-    def __init__(self, path, format, size, endpoints, default_endpoint, runtime, callers):
+    def __init__(self, path, format, size, endpoints, default_endpoint, runtime, callers,
+                 precision="float32"):
         self.path = path
         self.format = format
         self.size = size
@@ -110,6 +114,7 @@ class Artifact:
         self.default_endpoint = default_endpoint
         self.runtime = runtime
         self._callers = callers
+        self.precision = precision
 
     def __repr__(self):
         return (f"<kerasexport.Artifact {self.format} {self.path!r} "
@@ -122,7 +127,7 @@ class Artifact:
         """A multi-line description: format, path, size, endpoints."""
         lines = [f"kerasexport artifact ({self.format})",
                  f"path: {self.path}", f"size: {format_size(self.size)}",
-                 "endpoints:"]
+                 f"precision: {self.precision}", "endpoints:"]
         for name, endpoint in self.endpoints.items():
             marks = []
             if endpoint.same_as:
@@ -141,7 +146,7 @@ class Artifact:
         """Everything `summary()` shows, as plain dicts and lists."""
         return {
             "path": self.path, "format": self.format, "size": self.size,
-            "default_endpoint": self.default_endpoint,
+            "precision": self.precision, "default_endpoint": self.default_endpoint,
             "endpoints": [e.describe() for e in self.endpoints.values()],
         }
 

@@ -77,6 +77,18 @@ class VerificationError(KerasexportError, AssertionError):
     kind = "verification"
 
 
+class PrecisionError(KerasexportError, ValueError):
+    """A precision unknown, or one the format's toolchain cannot produce (refused before any work)."""
+
+    kind = "precision"
+
+
+class CalibrationError(KerasexportError, TypeError, ValueError):
+    """Calibration data that does not fit the model's inputs, or is missing where needed."""
+
+    kind = "calibration"
+
+
 class ArtifactError(KerasexportError, ValueError):
     """A path is not a loadable artifact, or an endpoint does not exist."""
 

@@ -15,8 +15,10 @@ from kerasexport import atomic
 from kerasexport import dependencies
 from kerasexport import errors
 from kerasexport import formats
+from kerasexport import precision as precision_lib
 from kerasexport import routes
 from kerasexport import signature as signature_lib
+from kerasexport import verify as verify_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +35,9 @@ class ExportPlan:
         signature: the normalized input signature.
         options: the exporter's options.
         verify: whether to open and compare the artifact before it lands.
-        rtol: the tolerance of verification.
+        rtol: the tolerance of float32 verification.
+        precision: a `precision.Request` for a reduced-precision artifact,
+            or `None` (float32).
     """
 
     format: object
@@ -45,17 +49,21 @@ class ExportPlan:
     options: dict
     verify: bool
     rtol: float
+    precision: object = None
 
 
-def resolve(model, filepath, format, *, input_signature, overwrite, verify, rtol, route, options):
+def resolve(model, filepath, format, *, input_signature, overwrite, verify, rtol, route, options,
+            precision=None, calibration_data=None, agreement=None, quantization=None):
     """Check an export's arguments and choose its routes.
 
     Raises:
         ModelError, ArgumentError, FormatError, RouteError, OptionError,
-        PathError, DependencyError, SignatureError: see `kerasexport.errors`.
+        PathError, DependencyError, SignatureError, PrecisionError,
+        CalibrationError: see `kerasexport.errors`.
     """
     _check_model(model)
-    _check_rtol(rtol)
+    if rtol is not None:
+        _check_rtol(rtol)
     fmt = formats.get(format)
     backend = _backend()
     candidates = _taking(fmt, routes.plan(backend, format, route), options, backend)
@@ -64,10 +72,16 @@ def resolve(model, filepath, format, *, input_signature, overwrite, verify, rtol
     atomic.check_target(target, overwrite, fmt.IS_DIRECTORY, companions)
     candidates = _installed(candidates, format, verify)
     signature = signature_lib.normalize(model, input_signature)
+    reduced = precision_lib.resolve(
+        format, precision, calibration_data, signature, rtol=rtol, agreement=agreement,
+        quantization=quantization, options=options,
+    )
+    if reduced is not None or rtol is None:
+        rtol = verify_lib.DEFAULT_RTOL  # reduced: the float32 artifact's; the budget has the user's
     return ExportPlan(
         format=fmt, backend=backend, target=target, companions=companions,
         routes=tuple(candidates), signature=signature, options=dict(options),
-        verify=bool(verify), rtol=rtol,
+        verify=bool(verify), rtol=rtol, precision=reduced,
     )
 
 

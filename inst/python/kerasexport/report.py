@@ -30,6 +30,17 @@ class ExportReport:
             bfloat16 on processors with bfloat16 units): a `dict` with
             `call`, `inference_precision`, `low_precision_layers` and
             `max_relative_error` against the model.
+        precision: `"float32"`, `"float16"`, `"bfloat16"` or `"int8"`.
+        reduced: `None` for float32; else a `dict`: `precision`, `method`
+            (the tool and mode used), `size` and `float32_size` (bytes on
+            disk; the float32 artifact's where it was written first),
+            and, when verified, `max_relative_error`,
+            `mean_relative_error` and `top1_agreement` (`None` unless the
+            outputs are class scores) against the float model on `rows`
+            input rows, the limits held (`rtol`, `agreement`), and
+            `runtime_defaults` (the same figures under the runtime's bare
+            defaults, or `None`). `max_relative_error` above is the float32
+            artifact's (`None` for LiteRT, written reduced).
     """
 
     path: str
@@ -44,10 +55,14 @@ class ExportReport:
     warnings: tuple = ()
     verify_seconds: object = None
     runtime_defaults: object = None
+    precision: str = "float32"
+    reduced: object = None
 
     def summary(self):
         """One line: format, backend, route, parity and time."""
-        if self.verified and self.max_relative_error != self.max_relative_error:  # NaN
+        if self.reduced:
+            parity = self._reduced_clause()
+        elif self.verified and self.max_relative_error != self.max_relative_error:  # NaN
             parity = "verified by output shapes only (the model's outputs are random)"
         elif self.verified:
             parity = f"verified, max relative error {self.max_relative_error:.2g} (tolerance {self.rtol:g})"
@@ -63,5 +78,18 @@ class ExportReport:
             f"Exported {self.format} from the {self.backend} backend by the "
             f"{self.route} route; {parity}; {self.seconds:.1f}s."
         )
+
+    def _reduced_clause(self):
+        r = self.reduced
+        text = f"{r['precision']} by {r['method']}"
+        if r.get("float32_size"):
+            text += f", {r['size'] / r['float32_size']:.2f}x float32's size"
+        if "max_relative_error" not in r:
+            return f"{text}, not verified"
+        figures = f"worst relative error {r['max_relative_error']:.2g}"
+        if r.get("top1_agreement") is not None:
+            figures += f", top-1 agreement {r['top1_agreement']:.4g}"
+        limits = ", ".join(f"{k} {r[k]:g}" for k in ("rtol", "agreement") if r.get(k) is not None)
+        return f"{text}; verified within budget ({limits}): {figures} on {r['rows']} row(s)"
 
     __str__ = summary

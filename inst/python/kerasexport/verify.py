@@ -144,9 +144,14 @@ def match_outputs(want, got):
     raise AssertionError("unreachable")
 
 
+def paired(expected, actual):
+    """(name, model array, artifact array) for each output, paired as `check` pairs them."""
+    return match_outputs(_flatten_named(expected, True), _flatten_named(actual, False))
+
+
 def relative_error(expected, actual):
     """Worst error over all outputs, relative to each output's scale."""
-    pairs = match_outputs(_flatten_named(expected, True), _flatten_named(actual, False))
+    pairs = paired(expected, actual)
     worst = 0.0
     for name, reference, result in pairs:
         if result.shape != reference.shape:

@@ -155,6 +155,8 @@ def _apply(converter, options, tf):
             value = [tf.lite.Optimize[v] if isinstance(v, str) else v for v in _as_list(value)]
         elif name in ("inference_input_type", "inference_output_type") and isinstance(value, str):
             value = tf.as_dtype(value)
+        elif name == "representative_dataset" and isinstance(value, str):
+            value = _samples(value)
         elif name == "target_spec":
             for key, item in dict(value).items():
                 if key == "supported_types":
@@ -164,6 +166,19 @@ def _apply(converter, options, tf):
                 setattr(converter.target_spec, key, item)
             continue
         setattr(converter, name, value)
+
+
+def _samples(path):
+    """A representative dataset over the rows of a `.npz` file (one array per input name)."""
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    rows = min(a.shape[0] for a in arrays.values())
+
+    def dataset():
+        for i in range(rows):
+            yield {name: a[i:i + 1] for name, a in arrays.items()}
+
+    return dataset
 
 
 def _as_list(value):
@@ -221,6 +236,15 @@ def _with_metadata(blob, data):
     builder = flatbuffers.Builder(len(blob) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=IDENTIFIER)
     return bytes(builder.Output())
+
+
+def set_metadata(path, **entries):
+    """Add `entries` to the kerasexport metadata of the `.tflite` file at `path`, in place."""
+    _, meta = _read(path)
+    with io.open(path, "rb") as f:
+        blob = f.read()
+    with io.open(path, "wb") as f:
+        f.write(_with_metadata(blob, dict(meta, **entries)))
 
 
 def _read(path):
@@ -399,5 +423,5 @@ def open(path):
     return artifact_lib.Artifact(
         path=path, format=FORMAT, size=os.path.getsize(path),
         endpoints={name: endpoint}, default_endpoint=name, runtime=call.runner,
-        callers={name: call},
+        callers={name: call}, precision=meta.get("precision", "float32"),
     )

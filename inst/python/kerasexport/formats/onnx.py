@@ -31,6 +31,10 @@ OPEN_OPTIONS = ("providers", "session_options")
 _MAX_INLINE_BYTES = 2**31 - 1
 
 
+# Metadata entry naming the precision of a file exported with `precision=`.
+PRECISION_MARK = "kerasexport.precision"
+
+
 def companions(path):
     """None: `write` folds every side file into the one `.onnx` file."""
     return []
@@ -274,9 +278,11 @@ def open(path, providers=None, session_options=None):
     def call(arrays):
         return run(output_names, dict(zip(input_names, arrays)))
 
+    marks = session.get_modelmeta().custom_metadata_map
     return artifact_lib.Artifact(
         path=path, format=FORMAT, size=os.path.getsize(path), endpoints={name: endpoint},
         default_endpoint=name, runtime=session, callers={name: call},
+        precision=marks.get(PRECISION_MARK, "float32"),
     )
 
 

@@ -57,12 +57,16 @@ RUNTIME_OPTIONS = {"INFERENCE_PRECISION_HINT": "f32"}
 # How kerasexport compiles an IR (load(), the server, verification), and how
 # users should: float32 whatever the processor.
 COMPILE_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
+# An IR exported with precision="bfloat16" says so here (rt_info); it is
+# compiled with the plugin's bf16 hint instead.
+PRECISION_MARK = ("kerasexport", "precision")
+BFLOAT16_CONFIG = {"INFERENCE_PRECISION_HINT": "bf16"}
 LOADING_SNIPPET = 'openvino.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})'
 DEFAULT_COMPILE = 'openvino.Core().compile_model(path, "CPU")'
 # A layer's rt_info attribute that keeps it in its original precision
 # (ov::DisablePrecisionConversion "from any type to bf16 or f16"; the CPU
 # plugin reads the f16 entry as "keep this layer out of bf16 and f16").
-_KEEP_PRECISION = {"name": "DisablePrecisionConversion", "version": "0", "value": "dynamic:bf16,f16"}
+KEEP_PRECISION = {"name": "DisablePrecisionConversion", "version": "0", "value": "dynamic:bf16,f16"}
 _LOW_PRECISIONS = ("bf16", "f16")
 
 
@@ -108,7 +112,7 @@ def write(model, path, signature, verbose, compress_to_fp16=False):
     directory, name = os.path.split(path)
     xml = os.path.join(directory, f".{name}.converting.xml")  # OpenVINO wants .xml
     ov.save_model(ov_model, xml, compress_to_fp16=bool(compress_to_fp16))
-    _keep_precision(xml)
+    keep_precision(xml)
     os.replace(os.path.splitext(xml)[0] + WEIGHTS_SUFFIX, companions(path)[0])
     os.replace(xml, path)
     if verbose:
@@ -191,7 +195,7 @@ def _name_ports(ov_model, inputs, model):
             port.get_tensor().set_names({name})
 
 
-def _keep_precision(xml):
+def keep_precision(xml):
     """Mark every layer of the IR at `xml` to keep its precision (see module doc)."""
     tree = ElementTree.parse(xml)
     for layer in tree.getroot().iter("layer"):
@@ -200,15 +204,15 @@ def _keep_precision(xml):
             info = ElementTree.Element("rt_info")
             data = layer.find("data")
             layer.insert(1 if data is not None else 0, info)
-        if not any(a.get("name") == _KEEP_PRECISION["name"] for a in info.iter("attribute")):
-            ElementTree.SubElement(info, "attribute", _KEEP_PRECISION)
+        if not any(a.get("name") == KEEP_PRECISION["name"] for a in info.iter("attribute")):
+            ElementTree.SubElement(info, "attribute", KEEP_PRECISION)
     tree.write(xml, encoding="utf-8", xml_declaration=True)
 
 
 # Loading and running ----
 
 
-def compile_model(path, config=COMPILE_CONFIG):
+def compile_model(path, config=None):
     """``Core().compile_model(path, "CPU", config)``, in two steps.
 
     Reading first keeps the IR's port names: the compiled model's ports also
@@ -216,11 +220,13 @@ def compile_model(path, config=COMPILE_CONFIG):
 
     Args:
         path: `str`, the `.xml` file.
-        config: `dict` of compile properties. Defaults to `COMPILE_CONFIG`
-            (float32); ``{}`` for the CPU plugin's own defaults.
+        config: `dict` of compile properties, ``{}`` for the CPU plugin's
+            own defaults. Defaults to `None`: `COMPILE_CONFIG` (float32), or
+            `BFLOAT16_CONFIG` for an IR marked ``bfloat16``.
 
     Returns:
-        The compiled model, and the names of its inputs and outputs.
+        The compiled model, the names of its inputs and outputs, and the
+        precision the IR was exported at (``"float32"`` unless marked).
     """
     import openvino as ov
 
@@ -228,7 +234,11 @@ def compile_model(path, config=COMPILE_CONFIG):
     model = core.read_model(path)
     names = ([_name(p, i, "input") for i, p in enumerate(model.inputs)],
              [_name(p, i, "output") for i, p in enumerate(model.outputs)])
-    return core.compile_model(model, "CPU", config), names
+    precision = (model.get_rt_info(list(PRECISION_MARK)).astype(str)
+                 if model.has_rt_info(list(PRECISION_MARK)) else "float32")
+    if config is None:
+        config = BFLOAT16_CONFIG if precision == "bfloat16" else COMPILE_CONFIG
+    return core.compile_model(model, "CPU", config), names, precision
 
 
 def _name(port, i, kind):
@@ -262,7 +272,7 @@ def check(artifact, signature, options):
             compressed to float16 on request (`compress_to_fp16`).
     """
     low = low_precision_layers(artifact.runtime)
-    if low and not options.get("compress_to_fp16"):
+    if low and not options.get("compress_to_fp16") and artifact.precision == "float32":
         shown = ", ".join(f"{name} ({p})" for name, p in low[:5])
         raise errors.VerificationError(
             f"OpenVINO's CPU plugin runs {len(low)} layer(s) of the artifact in "
@@ -316,13 +326,14 @@ def _first_line(exc):
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def open(path, config=COMPILE_CONFIG):
+def open(path, config=None):
     """A `kerasexport.Artifact` running the IR at `path` with OpenVINO alone.
 
     Args:
         path: `str`, the `.xml` file (its `.bin` beside it).
-        config: compile properties. Defaults to `COMPILE_CONFIG`: float32
-            on every processor.
+        config: compile properties. Defaults to `None`: `COMPILE_CONFIG`,
+            float32 on every processor; `BFLOAT16_CONFIG` for an IR exported
+            with ``precision="bfloat16"``.
     """
     try:
         import openvino  # noqa: F401
@@ -339,7 +350,7 @@ def open(path, config=COMPILE_CONFIG):
             ".xml and .bin files together."
         )
     try:
-        compiled, (input_names, output_names) = compile_model(path, config)
+        compiled, (input_names, output_names), precision = compile_model(path, config)
     except Exception as exc:
         raise errors.ArtifactError(
             f"{path!r} is not an OpenVINO IR OpenVINO can compile: {_first_line(exc)}"
@@ -368,5 +379,5 @@ def open(path, config=COMPILE_CONFIG):
     size = os.path.getsize(path) + os.path.getsize(weights)
     return artifact_lib.Artifact(
         path=path, format=FORMAT, size=size, endpoints={name: endpoint},
-        default_endpoint=name, runtime=compiled, callers={name: call},
+        default_endpoint=name, runtime=compiled, callers={name: call}, precision=precision,
     )

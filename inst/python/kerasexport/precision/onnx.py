@@ -1,0 +1,91 @@
+"""Reduced-precision ONNX files, made from the verified float32 file.
+
+float16 by onnxconverter-common (inputs and outputs kept float32, so
+callers feed what they fed before); int8 by `onnxruntime.quantization`:
+static QDQ (per-channel weights, activations calibrated on the calibration
+data) when calibration data is given, else dynamic (int8 weights,
+activations quantized as each call runs).
+"""
+
+import os
+
+STAGE = "after_write"
+PRECISIONS = ("float16", "int8")
+NEEDS = {"float16": ("onnxconverter_common",), "int8": ("onnxruntime",)}
+
+_BATCH = 32
+
+
+def method(precision, calibration):
+    """The name of what `reduce` does, for the report."""
+    if precision == "float16":
+        return "float16 weights and compute (onnxconverter-common)"
+    if calibration is None:
+        return "dynamic int8 quantization (onnxruntime.quantization.quantize_dynamic)"
+    return "static int8 QDQ quantization (onnxruntime.quantization.quantize_static)"
+
+
+def reduce(source, target, precision, calibration):
+    """Write the `precision` version of the ONNX file `source` at `target`."""
+    import onnx
+
+    if precision == "float16":
+        from onnxconverter_common import float16
+
+        model = float16.convert_float_to_float16(onnx.load(source), keep_io_types=True)
+        _mark(model, precision)
+        onnx.save(model, target)
+        return
+    from onnxruntime import quantization as q
+
+    scratch = target + ".quantizing.onnx"
+    try:
+        if calibration is None:
+            q.quantize_dynamic(source, scratch, weight_type=q.QuantType.QInt8)
+        else:
+            q.quantize_static(
+                source, scratch, _reader(source, calibration), quant_format=q.QuantFormat.QDQ,
+                per_channel=True, activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8,
+            )
+        model = onnx.load(scratch)
+    finally:
+        if os.path.exists(scratch):
+            os.remove(scratch)
+    _mark(model, precision)
+    onnx.save(model, target)
+
+
+def _mark(model, precision):
+    from kerasexport.formats.onnx import PRECISION_MARK as MARK
+
+    kept = [p for p in model.metadata_props if p.key != MARK]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = MARK, precision
+
+
+def _reader(source, calibration):
+    """onnxruntime's CalibrationDataReader over a `Calibration`, by the file's input names."""
+    import onnxruntime
+    from onnxruntime.quantization import CalibrationDataReader
+
+    names = [i.name for i in onnxruntime.InferenceSession(
+        source, providers=["CPUExecutionProvider"]).get_inputs()]
+    if sorted(names) == sorted(calibration.names):
+        by_name = dict(zip(calibration.names, calibration.arrays))
+        arrays = [by_name[n] for n in names]
+    else:  # exported under other names (torch.onnx): positional order
+        arrays = list(calibration.arrays)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([
+                dict(zip(names, [a[s:s + _BATCH] for a in arrays]))
+                for s in range(0, calibration.rows, _BATCH)
+            ])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    return Reader()
