@@ -112,6 +112,7 @@ new_artifact <- function(py, info) {
       path = info$path,
       format = info$format,
       size = info$size,
+      precision = info$precision %||% "float32",
       default_endpoint = info$default_endpoint,
       endpoints = endpoints
     ),
@@ -153,7 +154,8 @@ format_artifact <- function(x) {
     cli::cli_bullets(c(
       "*" = "Format: {x$format}",
       "*" = "Path: {.path {x$path}}",
-      "*" = "Size: {format_bytes(x$size)}"
+      "*" = "Size: {format_bytes(x$size)}",
+      "*" = "Precision: {x$precision %||% \"float32\"}"
     ))
     if (!artifact_is_live(x)) {
       cli::cli_bullets(c("!" = "Loaded in an earlier R session: run {.code load_artifact()} again to predict."))

@@ -9,6 +9,7 @@ from kerasexport import api
 from kerasexport import atomic
 from kerasexport import errors
 from kerasexport import formats
+from kerasexport import precision as precision_lib
 from kerasexport import progress
 from kerasexport import quiet
 from kerasexport import routes
@@ -18,6 +19,7 @@ from kerasexport.commands import backend as backend_lib
 from kerasexport.commands import console
 from kerasexport.commands import model_file
 from kerasexport.commands import parameters
+from kerasexport.commands import tensors
 
 
 # Directories named like files: Triton's repository layout wants model.savedmodel/.
@@ -61,8 +63,21 @@ def format_for(output):
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--no-verify", is_flag=True,
               help="Skip reloading the artifact and comparing it with the model.")
-@click.option("--rtol", type=click.FloatRange(min=0), default=verify.DEFAULT_RTOL, show_default=True,
-              help="Largest relative difference accepted between artifact and model.")
+@click.option("--rtol", type=click.FloatRange(min=0), default=None,
+              help=f"Largest relative difference accepted between artifact and model. Default: "
+                   f"{verify.DEFAULT_RTOL:g} for float32, the precision's budget otherwise "
+                   "(1e-2 float16/bfloat16, 5e-2 int8).")
+@click.option("--precision", type=click.Choice(precision_lib.PRECISIONS), default="float32", show_default=True,
+              help="Write a reduced-precision artifact (ONNX, OpenVINO, LiteRT), verified against "
+                   "a budget.")
+@click.option("--calibration-data", "calibration", metavar="FILE", default=None,
+              type=click.Path(exists=True, dir_okay=False),
+              help="Rows of real inputs (.npy, or .npz by input name) to calibrate int8 on and "
+                   "measure the budget on. Needed for static int8.")
+@click.option("--quantization", type=click.Choice(precision_lib.QUANTIZATIONS), default=None,
+              help="int8: static (default; needs --calibration-data) or dynamic.")
+@click.option("--agreement", type=click.FloatRange(min=0, max=1), default=None,
+              help="Least top-1 agreement with the model for class-score outputs (int8 default 0.99).")
 @click.option("--route", type=click.Choice(routes.ROUTES), default=None,
               help="Force a route: native (Keras's exporter on this backend) or "
                    "cross-backend (a worker process on the format's own backend). "
@@ -77,8 +92,9 @@ def format_for(output):
               help="Let Lambda layers run the Python code saved in MODEL (Keras's "
                    "safe_mode=False). Only for files you trust.")
 @click.option("--verbose", is_flag=True, help="Show the stages and the exporters' own logs.")
-def export(model, output, format_, backend, signature, overwrite, no_verify, rtol, route,
-           options, custom_modules, unsafe_deserialization, verbose):
+def export(model, output, format_, backend, signature, overwrite, no_verify, rtol, precision,
+           calibration, quantization, agreement, route, options, custom_modules,
+           unsafe_deserialization, verbose):
     """Export MODEL (a .keras file) to a verified artifact at OUTPUT.
 
     MODEL is loaded by the chosen Keras backend, exported through
@@ -96,18 +112,22 @@ def export(model, output, format_, backend, signature, overwrite, no_verify, rto
       kerasexport export model.keras model.xml --backend jax     # OpenVINO: model.xml + model.bin
       kerasexport export model.keras out --input-signature '[[null, 28, 28, 1]]'
       kerasexport export model.keras out --custom-module my_layers.py
+      kerasexport export model.keras model.onnx --precision int8 --calibration-data rows.npz
+      kerasexport export model.keras model.xml --precision float16
     """
     format_ = format_ or format_for(output)
     model_file.check(model)
     _check_target(output, overwrite, formats.get(format_))
     chosen = backend_lib.use(backend)
     custom = model_file.find_custom(custom_modules)
+    calibration_data = None if calibration is None else _calibration(calibration)
     try:
         routes.plan(chosen, format_, route)  # a forced route that cannot be, before loading
         report = _load_and_export(
             model, output, chosen, custom, not unsafe_deserialization, verbose, format=format_,
             input_signature=signature, overwrite=overwrite, verify=not no_verify, rtol=rtol,
-            route=route, **options,
+            route=route, precision=precision, calibration_data=calibration_data,
+            quantization=quantization, agreement=agreement, **options,
         )
     except (errors.OptionError, errors.RouteError) as exc:
         exc.hint = "Here the API's `route=` is --route, and its options are --option KEY=VALUE."
@@ -115,6 +135,15 @@ def export(model, output, format_, backend, signature, overwrite, no_verify, rto
     for message in report.warnings:
         click.echo(f"warning: {message}", err=True)
     click.echo(report.summary())
+
+
+def _calibration(path):
+    if not path.lower().endswith((".npy", ".npz")):
+        raise errors.CalibrationError(
+            f"--calibration-data takes a .npy file (one input) or a .npz file (arrays by input "
+            f"name); received {os.path.basename(path)!r}."
+        )
+    return tensors.read(path).x
 
 
 def _load_and_export(model, output, backend, custom, safe_mode, verbose, input_signature, **kwargs):

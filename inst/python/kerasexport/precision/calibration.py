@@ -147,7 +147,7 @@ def _one_batch(batch, names):
 def _checked(array, spec, name):
     want = tuple(spec.shape)
     if array.ndim != len(want) or any(w is not None and w != g for w, g in zip(want[1:], array.shape[1:])):
-        shown = tuple("None" if d is None else d for d in want)
+        shown = "(" + ", ".join("None" if d is None else str(d) for d in want) + ")"
         raise errors.CalibrationError(
             f"Calibration input {name!r} has shape {array.shape}; the model takes {shown} "
             "(rows first). Pass rows shaped like the model's inputs."

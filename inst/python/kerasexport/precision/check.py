@@ -7,6 +7,8 @@ them. Where the runtime's bare defaults compute differently from `open`
 holds for both.
 """
 
+import os
+
 import numpy as np
 
 from kerasexport import errors
@@ -35,7 +37,8 @@ def check(model, fmt, path, signature, request):
     try:
         artifact = fmt.open(path)
     except errors.ArtifactError as exc:
-        raise errors.VerificationError(f"The reduced artifact could not be loaded: {exc}") from exc
+        text = str(exc).replace(repr(path), repr(os.path.basename(path)))  # not the staging path
+        raise errors.VerificationError(f"The reduced artifact could not be loaded: {text}") from exc
     batches = list(_inputs(model, signature, request.samples))
     measured = _measure(model, artifact, signature, batches)
     limits = budget_lib.judge(request.budget, measured)

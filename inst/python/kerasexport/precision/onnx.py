@@ -33,6 +33,7 @@ def reduce(source, target, precision, calibration):
         from onnxconverter_common import float16
 
         model = float16.convert_float_to_float16(onnx.load(source), keep_io_types=True)
+        _casts_follow_their_outputs(model)
         _mark(model, precision)
         onnx.save(model, target)
         return
@@ -53,6 +54,25 @@ def reduce(source, target, precision, calibration):
             os.remove(scratch)
     _mark(model, precision)
     onnx.save(model, target)
+
+
+def _casts_follow_their_outputs(model):
+    """Make float32 casts whose outputs became float16 cast to float16.
+
+    torch.onnx writes Cast(to=float) on float tensors; the converter retypes
+    their outputs float16 but leaves `to`, which onnxruntime then refuses
+    ("Type (tensor(float16)) of output arg ... does not match"). Blocking
+    Cast in the converter instead (`op_block_list`) never returns.
+    """
+    from onnx import TensorProto
+
+    declared = {v.name: v.type.tensor_type.elem_type for v in [*model.graph.value_info, *model.graph.output]}
+    for node in model.graph.node:
+        if node.op_type != "Cast" or declared.get(node.output[0]) != TensorProto.FLOAT16:
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "to" and attribute.i == TensorProto.FLOAT:
+                attribute.i = TensorProto.FLOAT16
 
 
 def _mark(model, precision):
