@@ -25,22 +25,32 @@ def outputs(model, x):
     return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
 
 
-def lstm_model():
+def lstm_model(steps=7):
     keras.utils.set_random_seed(5)
     return keras.Sequential([
-        keras.Input((7, 3)), keras.layers.Bidirectional(keras.layers.LSTM(4)), keras.layers.Dense(2),
+        keras.Input((steps, 3)), keras.layers.Bidirectional(keras.layers.LSTM(4)), keras.layers.Dense(2),
+    ])
+
+
+def stacked_lstm_model():
+    """The zoo's kind: an LSTM under a bidirectional one, over a known number of steps."""
+    keras.utils.set_random_seed(6)
+    return keras.Sequential([
+        keras.Input((7, 3)), keras.layers.LSTM(5, return_sequences=True),
+        keras.layers.Bidirectional(keras.layers.LSTM(4)), keras.layers.Dense(2),
     ])
 
 
 @pytest.fixture(scope="module")
 def lstm_artifact(tmp_path_factory):
-    model = lstm_model()
+    """Over an unknown number of steps: nothing to unroll, so a batch of one."""
+    model = lstm_model(steps=None)
     path = tmp_path_factory.mktemp("litert") / "lstm"  # no suffix: found by content
-    report = kerasexport.export(model, path, format="litert")
+    report = kerasexport.export(model, path, format="litert", input_signature=[(None, None, 3)])
     return model, path, report
 
 
-def test_a_recurrent_model_gets_a_batch_of_one_and_says_so(lstm_artifact):
+def test_a_recurrent_model_over_unknown_steps_gets_a_batch_of_one_and_says_so(lstm_artifact):
     _, path, report = lstm_artifact
     assert report.verified and report.max_relative_error <= 1e-4
     assert any("fixed batch size of 1" in w for w in report.warnings)
@@ -51,12 +61,48 @@ def test_predict_runs_a_batch_of_one_artifact_one_row_at_a_time(lstm_artifact):
     model, path, _ = lstm_artifact
     artifact = kerasexport.load(path)
     assert artifact.format == "litert"
-    assert artifact.endpoint().inputs[0].shape == (None, 7, 3)
+    assert artifact.endpoint().inputs[0].shape == (None, None, 3)
     x = np.random.default_rng(1).standard_normal((6, 7, 3)).astype("float32")
     for batch_size in (None, 4):
         np.testing.assert_allclose(
             artifact.predict(x, batch_size=batch_size), outputs(model, x), rtol=1e-5, atol=1e-6
         )
+
+
+_STANDALONE = """
+import sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+path, out = sys.argv[1], sys.argv[2]
+x = np.load(out + ".x.npy")
+results = {}
+for rows in (1, 5, 64):
+    runner = Interpreter(model_path=path).get_signature_runner()  # fresh, default delegate
+    (name,) = runner.get_input_details()
+    results[str(rows)] = next(iter(runner(**{name: x[:rows]}).values()))
+np.savez(out, **results)
+"""
+
+
+def test_stacked_recurrent_layers_over_known_steps_run_at_every_batch_in_the_standalone_interpreter(tmp_path):
+    import subprocess
+
+    model = stacked_lstm_model()
+    path = tmp_path / "stacked.tflite"
+    report = kerasexport.export(model, path, format="litert")
+    assert not any("fixed batch" in w for w in report.warnings), report.warnings
+    assert kerasexport.load(path).endpoint().inputs[0].shape == (None, 7, 3)
+    x = np.random.default_rng(2).standard_normal((64, 7, 3)).astype("float32")
+    out = tmp_path / "answers"
+    np.save(str(out) + ".x.npy", x)
+    script = tmp_path / "standalone.py"
+    script.write_text(_STANDALONE)
+    done = subprocess.run([sys.executable, str(script), str(path), str(out)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with np.load(str(out) + ".npz") as answers:
+        for rows in (1, 5, 64):
+            np.testing.assert_allclose(answers[str(rows)], outputs(model, x[:rows]), rtol=1e-4, atol=1e-5)
 
 
 def test_flex_is_used_only_when_asked_and_then_cannot_run_standalone(tmp_path):

@@ -23,6 +23,7 @@ import numpy as np
 from kerasexport import artifact as artifact_lib
 from kerasexport import errors
 from kerasexport.formats import common
+from kerasexport.formats import recurrent
 
 FORMAT = "litert"
 IS_DIRECTORY = False
@@ -75,6 +76,8 @@ def write(model, path, signature, verbose, allow_flex=False, **options):
     try:
         blob = _convert(model, signature, allow_flex, options, os.path.dirname(path))
     except _StaticShapeNeeded:
+        blob = _unrolled_conversion(model, signature, allow_flex, options, os.path.dirname(path))
+    if blob is None:
         signature = _batch_of_one(signature)
         warnings.warn(
             "LiteRT cannot lower this model's recurrent layers over a dynamic "
@@ -94,6 +97,20 @@ def write(model, path, signature, verbose, allow_flex=False, **options):
 
 class _StaticShapeNeeded(Exception):
     pass
+
+
+def _unrolled_conversion(model, signature, allow_flex, options, scratch):
+    """The model converted with its recurrent layers unrolled (dynamic batch kept), or `None`."""
+    steps = recurrent.time_steps(signature)
+    if steps is None or steps > recurrent.MAX_STEPS:
+        return None
+    copy = recurrent.unrolled(model)
+    if copy is None:
+        return None
+    try:
+        return _convert(copy, signature, allow_flex, options, scratch)
+    except Exception:  # the batch of one is the way that remains
+        return None
 
 
 def _named(signature):
