@@ -34,9 +34,11 @@ fi
 KERAS_BACKEND=torch "$python" bench/cross_route.py "${quick[@]}" --out "$out/cross.jsonl" --markdown "$out/cross.md"
 echo "== artifact speed, Python"
 KERAS_BACKEND=tensorflow "$python" bench/artifact_speed.py "${quick[@]}" --out "$out/speed.md" >/dev/null
+echo "== reduced precision"
+KERAS_BACKEND=tensorflow "$python" bench/precision.py "${quick[@]}" --out "$out/precision.md" >/dev/null
 echo "== serving"
 KERAS_BACKEND=tensorflow "$python" bench/serve.py "${quick[@]}" --out "$out/serve.md" >/dev/null
 echo "== artifact speed, R"
 KERAS_BACKEND=tensorflow Rscript bench/predict.R "$out/predict.md" >/dev/null
-"$python" bench/report.py --export "$out/export.jsonl" --sections "$out/cross.md" "$out/speed.md" "$out/predict.md" "$out/serve.md" --out "$results"
+"$python" bench/report.py --export "$out/export.jsonl" --sections "$out/cross.md" "$out/speed.md" "$out/precision.md" "$out/predict.md" "$out/serve.md" --out "$results"
 echo "Wrote $results"
