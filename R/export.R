@@ -48,7 +48,8 @@
 #'   `"int8"`: a reduced-precision artifact made with the format's own
 #'   toolchain and verified against a budget (see Precision). ONNX offers
 #'   float16 and int8, OpenVINO all three, LiteRT float16 and int8;
-#'   SavedModel and `"torch"` are float32 only.
+#'   SavedModel and `"torch"` int8 (Keras's own `quantize("int8")`, on a
+#'   copy of the model).
 #' @param calibration_data Real inputs to calibrate int8 on and to measure the
 #'   budget on: an array (rows first) for a one-input model, a named list of
 #'   arrays by input name, a list of such batches, or a function returning

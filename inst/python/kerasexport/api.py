@@ -75,8 +75,8 @@ def export(
             format's own toolchain (ONNX: onnxconverter-common float16,
             onnxruntime.quantization int8; OpenVINO: float16 weights,
             bfloat16 inference, NNCF int8; LiteRT: the converter's float16
-            and int8) and verified against a budget (see `precision`).
-            SavedModel and `.pt2` are float32 only.
+            and int8; SavedModel and `.pt2`: Keras's own int8
+            quantization) and verified against a budget (see `precision`).
         calibration_data: inputs to calibrate int8 on and to measure the
             budget on: an array (one input), a dict of arrays by input name,
             a list of arrays (inputs in order), or a list or generator of
@@ -181,7 +181,8 @@ def _write_reduced(model, plan, path, verbose):
 
     ONNX and OpenVINO: the float32 artifact is written and verified as any
     export is, beside `path`, then reduced into `path`. LiteRT: the
-    converter writes the reduced file. Either way the result is opened as
+    converter writes the reduced file. SavedModel and `.pt2`: the exporter
+    writes Keras's int8 copy of the model. Either way the result is opened as
     `load()` opens it and compared with the model (`precision.check`).
 
     Returns:
@@ -195,7 +196,10 @@ def _write_reduced(model, plan, path, verbose):
     scratch = os.path.dirname(path)
     float_error = float_size = None
     started = time.perf_counter()
-    if request.tool.STAGE == "at_write":
+    if request.tool.STAGE == "model":
+        chosen, _, _ = _write_and_verify(request.tool.quantized_copy(model),
+                                         dataclasses.replace(plan, verify=False), path, verbose)
+    elif request.tool.STAGE == "at_write":
         options = dict(plan.options, **request.tool.write_options(request.precision, request.calibration, scratch))
         chosen, _, _ = _write_and_verify(model, dataclasses.replace(plan, options=options, verify=False),
                                          path, verbose)

@@ -277,8 +277,16 @@ def open(path):
     return artifact_lib.Artifact(
         path=path, format=FORMAT, size=os.path.getsize(path),
         endpoints={name: endpoint}, default_endpoint=name, runtime=program,
-        callers={name: call},
+        callers={name: call}, precision=_precision(program),
     )
+
+
+def _precision(program):
+    """``"int8"`` when the program's state holds int8 tensors (Keras's int8 quantization), else float32."""
+    import torch
+
+    tensors = [*program.state_dict.values(), *getattr(program, "constants", {}).values()]
+    return "int8" if any(getattr(t, "dtype", None) == torch.int8 for t in tensors) else "float32"
 
 
 def _tensor_info(name, value):

@@ -82,8 +82,17 @@ def open(path):
     return artifact_lib.Artifact(
         path=path, format=FORMAT, size=artifact_lib.directory_size(path),
         endpoints=endpoints, default_endpoint=default, runtime=loaded,
-        callers=callers,
+        callers=callers, precision=_precision(loaded),
     )
+
+
+def _precision(loaded):
+    """``"int8"`` when the SavedModel holds int8 variables (Keras's int8 quantization), else float32."""
+    variables = getattr(loaded, "variables", None) or []
+    try:
+        return "int8" if any(v.dtype.name == "int8" for v in variables) else "float32"
+    except (AttributeError, TypeError):
+        return "float32"
 
 
 def _load(path):

@@ -5,8 +5,9 @@ agreement=, quantization=)` into a `Request` before any work, refusing
 what the format's toolchain cannot do. Each format's tool is a module here
 with the same names: `PRECISIONS`, `NEEDS` (modules it imports), `STAGE`
 (``"after_write"``: it reduces the verified float32 artifact, ONNX and
-OpenVINO; ``"at_write"``: the converter writes the reduced file, LiteRT)
-and `method()`. `check.check()` then runs the reduced artifact as `load()`
+OpenVINO; ``"at_write"``: the converter writes the reduced file, LiteRT;
+``"model"``: the exporter writes a quantized copy of the model, SavedModel
+and `.pt2` by Keras's own int8), `QUANTIZATIONS` and `method()`. `check.check()` then runs the reduced artifact as `load()`
 opens it against the float model and holds it to `budget`.
 """
 
@@ -21,13 +22,8 @@ from kerasexport.precision import calibration as calibration_lib
 FLOAT32 = "float32"
 PRECISIONS = (FLOAT32, "float16", "bfloat16", "int8")
 QUANTIZATIONS = ("static", "dynamic")
-_TOOLS = {"onnx": "onnx", "openvino": "openvino", "litert": "litert"}
-_WHY_NOT = {
-    "tf_saved_model": "a SavedModel computes in the dtypes of its graph, and TensorFlow has no "
-                      "post-training quantizer for SavedModels",
-    "torch": "a .pt2 file computes in the dtypes of its graph, and kerasexport has no "
-             "post-training quantizer for ExportedPrograms",
-}
+_TOOLS = {"onnx": "onnx", "openvino": "openvino", "litert": "litert", "tf_saved_model": "keras_int8",
+          "torch": "keras_int8"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,9 +84,15 @@ def resolve(format, precision, calibration_data, signature, *, rtol, agreement, 
         return None
     tool = _tool(format, precision)
     _check_options(tool, format, options)
-    quantization = quantization or "static"
-    if quantization == "dynamic" and precision != "int8":
+    if quantization is not None and precision != "int8":
         raise errors.ArgumentError(f"`quantization` applies to int8 only; received precision {precision!r}.")
+    offered = getattr(tool, "QUANTIZATIONS", QUANTIZATIONS)
+    quantization = quantization or offered[0]
+    if quantization not in offered:
+        raise errors.PrecisionError(
+            f"quantization={quantization!r} is not available for {format} at int8; it offers "
+            f"{', '.join(offered)} ({tool.method(precision, None)})."
+        )
     calibration = calibration_lib.normalize(calibration_data, signature)
     if precision == "int8" and quantization == "static" and calibration is None:
         raise errors.CalibrationError(
@@ -107,17 +109,12 @@ def resolve(format, precision, calibration_data, signature, *, rtol, agreement, 
 
 
 def _tool(format, precision):
-    if format not in _TOOLS:
-        raise errors.PrecisionError(
-            f"precision={precision!r} is not available for {format}: {_WHY_NOT[format]}. "
-            "Export ONNX, OpenVINO or LiteRT for reduced precision, or keep float32."
-        )
     tool = importlib.import_module(f"kerasexport.precision.{_TOOLS[format]}")
     if precision not in tool.PRECISIONS:
         raise errors.PrecisionError(
             f"precision={precision!r} is not available for {format}; its toolchain offers "
             f"{', '.join(tool.PRECISIONS)}. Choose one of those, or another format "
-            "(OpenVINO offers bfloat16)."
+            "(ONNX, OpenVINO and LiteRT offer float16; OpenVINO bfloat16)."
         )
     missing = [m for m in tool.NEEDS[precision] if importlib.util.find_spec(m) is None]
     if missing:
