@@ -71,8 +71,8 @@ class Runner:
                 batcher = self._batchers.get(endpoint.name)
                 if batcher is None:
                     batcher = self._batchers[endpoint.name] = Batcher(
-                        lambda a: self.timed_call(endpoint, a), self._max_rows, self._max_delay)
-                outputs, compute = await batcher.submit(arrays)
+                        lambda a: self.call(endpoint, a), self._max_rows, self._max_delay)
+                outputs, compute = await batcher.submit(arrays, timed=True)
             else:
                 outputs, compute = await in_thread(self.timed_call, endpoint, arrays)
         except BaseException:
@@ -141,9 +141,7 @@ class Batcher:
     """Merges concurrent requests to one endpoint (see the module's doc).
 
     Args:
-        call: `callable(list of arrays) -> (list of arrays, nanoseconds)`,
-            run in a thread; each request gets its slice of the outputs and
-            the batch's time.
+        call: `callable(list of arrays) -> list of arrays`, run in a thread.
         max_rows: `int`, rows per batch.
         max_delay: `float`, seconds an idle endpoint waits for company.
     """
@@ -157,14 +155,18 @@ class Batcher:
         self._timer = None
         self._tasks = set()
 
-    async def submit(self, arrays):
-        """Queue one request; its outputs once its batch has run."""
+    async def submit(self, arrays, timed=False):
+        """Queue one request; its outputs once its batch has run.
+
+        With `timed`, `(outputs, nanoseconds its batch took in the runtime)`.
+        """
         loop = asyncio.get_running_loop()
         key = tuple((a.shape[1:], a.dtype.str) for a in arrays)
         pending = _Pending(arrays, _rows(arrays), loop.create_future(), loop.time())
         self._groups.setdefault(key, []).append(pending)
         self._schedule(loop)
-        return await pending.future
+        outputs, ns = await pending.future
+        return (outputs, ns) if timed else outputs
 
     def _schedule(self, loop):
         now = loop.time()
@@ -218,12 +220,12 @@ class Batcher:
             self._schedule(asyncio.get_running_loop())
 
     def _run_batch(self, batch):
-        """Outputs (or the exception) per request, in a worker thread."""
+        """`(outputs, ns)` (or the exception) per request, in a worker thread."""
         if len(batch) > 1:
             merged = [np.concatenate(parts) for parts in zip(*(p.arrays for p in batch))]
             total = sum(p.rows for p in batch)
             try:
-                outputs, ns = self._call(merged)
+                outputs, ns = self._timed(merged)
             except Exception:
                 outputs = None  # Run them one by one: only the culprit should fail.
             if outputs is not None and all(getattr(o, "shape", ())[:1] == (total,) for o in outputs):
@@ -235,10 +237,15 @@ class Batcher:
         results = []
         for p in batch:
             try:
-                results.append(self._call(p.arrays))
+                results.append(self._timed(p.arrays))
             except Exception as exc:
                 results.append(exc)
         return results
+
+    def _timed(self, arrays):
+        start = time.perf_counter_ns()
+        outputs = self._call(arrays)
+        return outputs, time.perf_counter_ns() - start
 
 
 def in_thread(function, *args):
