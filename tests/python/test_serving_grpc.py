@@ -489,3 +489,46 @@ def test_versions_swap_under_16_grpc_clients_without_a_failed_call(serving_artif
                 t.join(60)
     failures = [out for version, out in results if version == "failed"]
     assert len(results) > 100 and not failures, failures[:3]
+
+
+# The command line ----
+
+
+def test_kerasexport_serve_grpc_port_answers_and_stops_on_sigterm(serving_artifacts):
+    import signal
+    import socket
+    import subprocess
+
+    from test_serve_command import command
+
+    port = serving_kit.free_port()
+    process = subprocess.Popen([*command(), "serve", serving_artifacts.onnx["mlp1"], "--port", "0",
+                                "--grpc-port", str(port), "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [process.stdout.readline().rstrip("\n") for _ in range(3)]
+        assert lines[0].startswith("Serving on http://127.0.0.1:") and lines[1] == "  model: version 1"
+        assert lines[2] == f"gRPC on 127.0.0.1:{port} (KServe v2 and TF-Serving)"
+        client = tritongrpc.InferenceServerClient(f"127.0.0.1:{port}")
+        result = client.infer("model", [infer_input("x", X)])
+        assert result.as_numpy(result.get_response().outputs[0].name).shape == (2, 3)
+        client.close()
+        # The port is taken: a second server says so in one line and exits 1.
+        second = subprocess.run([*command(), "serve", serving_artifacts.onnx["mlp1"], "--port", "0",
+                                 "--grpc-port", str(port)], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1, second.stderr
+        errors = [line for line in second.stderr.splitlines()
+                  if line.startswith(("error", "E1", "E0", "Traceback"))]
+        assert errors == [f"error: Cannot listen for gRPC on 127.0.0.1:{port}: the port is in use or the "
+                          "address is not available. Pick another --grpc-port (0 turns gRPC off)."]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        assert "Traceback" not in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        process.stdout.close()
+        process.stderr.close()

@@ -74,8 +74,9 @@ class GrpcServer:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self._asked = self.port
         try:
+            _check_free(self.host, self.port)  # before grpcio, which logs its own failure
             self.port = self._server.add_insecure_port(f"{shown}:{self.port}")
-        except RuntimeError:
+        except (OSError, RuntimeError):
             self.port = 0
         if not self.port:
             raise errors.KerasexportError(
@@ -89,3 +90,15 @@ class GrpcServer:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
+
+
+def _check_free(host, port):
+    """Raise `OSError` when `host:port` cannot be bound now."""
+    import socket
+
+    if not port:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
