@@ -376,8 +376,11 @@ server_models <- function(server) {
   unlist(lapply(names(by_model), function(name) {
     entries <- by_model[[name]]
     ready <- vapply(Filter(function(e) identical(e$state, "READY"), entries), `[[`, "", "version")
-    failed <- Filter(function(e) identical(e$state, "UNAVAILABLE"), entries)
-    head <- if (length(ready)) {
+    failed <- Filter(function(e) identical(e$state, "UNAVAILABLE") && !identical(e$reason, "unloaded"), entries)
+    unloaded <- any(vapply(entries, function(e) identical(e$reason, "unloaded"), logical(1)))
+    head <- if (unloaded) {
+      paste0(name, ": unloaded (load it with POST /v2/repository/models/", name, "/load)")
+    } else if (length(ready)) {
       paste0(name, ": version", if (length(ready) > 1) "s", " ", paste(ready, collapse = ", "))
     } else {
       paste0(name, ": no version available")

@@ -22,7 +22,8 @@ from kerasexport.serving import server as _server
 @click.option("--grpc-port", default=8500, show_default=True, type=click.IntRange(0, 65535),
               help="Port for gRPC (KServe v2 / Triton and TF-Serving's APIs, both on it); 0: no gRPC.")
 @click.option("--token", envvar=_server.TOKEN_VARIABLE, default=None, show_envvar=True,
-              help="Require 'Authorization: Bearer TOKEN' on every route but /v2/health/*.")
+              help="Require 'Authorization: Bearer TOKEN' on every route but /v2/health/* (over gRPC: "
+                   "'authorization' metadata on every call but ServerLive and ServerReady).")
 @click.option("--quiet", is_flag=True, help="No access log.")
 def serve(path, host, port, grpc_port, poll_seconds, max_batch_size, max_delay_ms, max_body_mb, token, quiet):
     """Serve an artifact or a model repository over HTTP and gRPC.
