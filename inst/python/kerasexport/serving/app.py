@@ -57,13 +57,17 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
         An ASGI application.
     """
     handlers = _Handlers(repository, metrics, version)
+    # Inference first: Starlette tries routes in order, and these take nearly
+    # every request (none of their paths is matched by a route further down).
     routes = [
+        Route("/v2/models/{model}/infer", handlers.v2_infer, methods=["POST"]),
+        Route("/v2/models/{model}/versions/{version}/infer", handlers.v2_infer, methods=["POST"]),
+        Route("/v1/models/{model}:predict", handlers.tfs_predict, methods=["POST"]),
+        Route("/v1/models/{model}/versions/{version}:predict", handlers.tfs_predict, methods=["POST"]),
         Route("/v1/models/{model}", handlers.tfs_status, methods=["GET"]),
         Route("/v1/models/{model}/versions/{version}", handlers.tfs_status, methods=["GET"]),
         Route("/v1/models/{model}/metadata", handlers.tfs_metadata, methods=["GET"]),
         Route("/v1/models/{model}/versions/{version}/metadata", handlers.tfs_metadata, methods=["GET"]),
-        Route("/v1/models/{model}:predict", handlers.tfs_predict, methods=["POST"]),
-        Route("/v1/models/{model}/versions/{version}:predict", handlers.tfs_predict, methods=["POST"]),
         Route("/v2", handlers.v2_server, methods=["GET"]),
         Route("/v2/health/live", handlers.v2_live, methods=["GET"]),
         Route("/v2/health/ready", handlers.v2_ready, methods=["GET"]),
@@ -79,8 +83,6 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
         Route("/v2/models/{model}/versions/{version}", handlers.v2_metadata, methods=["GET"]),
         Route("/v2/models/{model}/ready", handlers.v2_model_ready, methods=["GET"]),
         Route("/v2/models/{model}/versions/{version}/ready", handlers.v2_model_ready, methods=["GET"]),
-        Route("/v2/models/{model}/infer", handlers.v2_infer, methods=["POST"]),
-        Route("/v2/models/{model}/versions/{version}/infer", handlers.v2_infer, methods=["POST"]),
         Route("/metrics", handlers.prometheus, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={

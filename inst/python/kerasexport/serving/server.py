@@ -145,8 +145,11 @@ class Server:
         port = self._socket.getsockname()[1]
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{shown}:{port}"
+        # httptools (C) parses HTTP where installed: h11, uvicorn's fallback, costs
+        # more per request than the rest of the path (cProfile of the event loop).
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=_GRACE_SECONDS, server_header=False)
+                                timeout_graceful_shutdown=_GRACE_SECONDS, server_header=False,
+                                proxy_headers=False)
         self._uvicorn = _Uvicorn(config)
         if self.grpc_port:
             from kerasexport.serving.grpc import GrpcServer
