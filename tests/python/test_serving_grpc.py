@@ -532,3 +532,38 @@ def test_kerasexport_serve_grpc_port_answers_and_stops_on_sigterm(serving_artifa
         process.wait(10)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_http_and_grpc_requests_share_one_batch(serving_artifacts):
+    import kerasexport
+    import tritonclient.http as tritonhttp
+
+    with kerasexport.Server(serving_artifacts.onnx["mlp1"], port=0, grpc_port=serving_kit.free_port(),
+                            poll_seconds=0, quiet=True, max_batch_size=2, max_delay_ms=2000) as server:
+        grpc_client = tritongrpc.InferenceServerClient(server.grpc_address)
+        http_client = tritonhttp.InferenceServerClient(server.url.removeprefix("http://"))
+        row = X[:1]
+        http_input = tritonhttp.InferInput("x", [1, 4], "FP32")
+        http_input.set_data_from_numpy(row)
+        answers = {}
+        threads = [threading.Thread(target=lambda: answers.setdefault(
+                       "grpc", grpc_client.infer("model", [infer_input("x", row)]))),
+                   threading.Thread(target=lambda: answers.setdefault(
+                       "http", http_client.infer("model", [http_input])))]
+        start = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        # Two rows fill the batch: it runs at once, well before the 2 s delay.
+        assert time.monotonic() - start < 1.5
+        stats = grpc_client.get_inference_statistics("model", as_json=True)["model_stats"][0]
+        assert int(stats["execution_count"]) == 1 and int(stats["inference_count"]) == 2
+        assert [int(b["batch_size"]) for b in stats["batch_stats"]] == [2]
+        want = expected(serving_artifacts, 1, row)
+        np.testing.assert_allclose(answers["grpc"].as_numpy(answers["grpc"].get_response().outputs[0].name),
+                                   want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(answers["http"].as_numpy(
+            answers["http"].get_response()["outputs"][0]["name"]), want, rtol=1e-5, atol=1e-6)
+        grpc_client.close()
+        http_client.close()
