@@ -21,7 +21,9 @@ warms it up (`serving.warmup`: once on zeros at each batch size the batcher
 sends), and only then swaps it in; a version that fails is
 kept as failed, with its error, while the older ones keep serving, and is
 tried again when its files change. A removed version stops taking requests
-at once and lets go of its runtime when its last request ends.
+at once and lets go of its runtime when its last request ends. `unload()`
+(Triton's repository unload) retires every version of a model and polling
+leaves it alone until `load()`: the operator's word wins over the disk.
 """
 
 import contextlib
