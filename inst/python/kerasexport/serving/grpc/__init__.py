@@ -17,9 +17,10 @@ from kerasexport.serving.grpc.calls import Calls
 logger = logging.getLogger("kerasexport.serve")
 
 DEFAULT_PORT = 8500
-# grpcio refuses messages over its own limit before the handler sees them;
-# up to this many times --max-body-mb the handler answers in our words.
-_READ_FACTOR = 2
+# grpcio refuses messages over its own limit before the handler sees them, in
+# its words; up to this limit (a bound on memory) the handler refuses in ours.
+_READ_FACTOR = 4
+_READ_EXTRA = 64 * 2**20
 
 
 class GrpcServer:
@@ -59,7 +60,7 @@ class GrpcServer:
 
         from kerasexport.serving.grpc import kserve, tfserving
 
-        limit = min(self.max_body_bytes * _READ_FACTOR + 2**20, 2**31 - 1)
+        limit = min(self.max_body_bytes * _READ_FACTOR + _READ_EXTRA, 2**31 - 1)
         self._server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", -1),
