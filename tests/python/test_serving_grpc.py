@@ -503,7 +503,7 @@ def test_kerasexport_serve_grpc_port_answers_and_stops_on_sigterm(serving_artifa
 
     port = serving_kit.free_port()
     process = subprocess.Popen([*command(), "serve", serving_artifacts.onnx["mlp1"], "--port", "0",
-                                "--grpc-port", str(port), "--quiet"],
+                                "--grpc-port", str(port), "--quiet", "--max-delay-ms", "1500"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = [process.stdout.readline().rstrip("\n") for _ in range(3)]
@@ -521,7 +521,16 @@ def test_kerasexport_serve_grpc_port_answers_and_stops_on_sigterm(serving_artifa
                   if line.startswith(("error", "E1", "E0", "Traceback"))]
         assert errors == [f"error: Cannot listen for gRPC on 127.0.0.1:{port}: the port is in use or the "
                           "address is not available. Pick another --grpc-port (0 turns gRPC off)."]
+        # A call in flight (waiting 1.5 s for company) when SIGTERM comes is answered.
+        client = tritongrpc.InferenceServerClient(f"127.0.0.1:{port}")
+        answers = []
+        caller = threading.Thread(target=lambda: answers.append(client.infer("model", [infer_input("x", X)])))
+        caller.start()
+        time.sleep(0.5)
         process.send_signal(signal.SIGTERM)
+        caller.join(30)
+        assert len(answers) == 1 and answers[0].as_numpy(answers[0].get_response().outputs[0].name).shape == (2, 3)
+        client.close()
         assert process.wait(30) == 0
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
