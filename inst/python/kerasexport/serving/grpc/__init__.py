@@ -56,6 +56,13 @@ class GrpcServer:
         Raises:
             KerasexportError: the address cannot be bound.
         """
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self._asked = self.port
+        try:
+            _check_free(self.host, self.port)  # before grpcio (which logs its own failure) and imports
+        except OSError:
+            raise self._unavailable(shown) from None
+
         import grpc
 
         from kerasexport.serving.grpc import kserve, tfserving
@@ -72,19 +79,19 @@ class GrpcServer:
             logger.warning("gRPC: TF-Serving's API is off: tensorflow-serving-api (and TensorFlow) "
                            "are not installed; KServe v2 is served")
         self._server.add_generic_rpc_handlers(handlers)
-        shown = f"[{self.host}]" if ":" in self.host else self.host
-        self._asked = self.port
         try:
-            _check_free(self.host, self.port)  # before grpcio, which logs its own failure
             self.port = self._server.add_insecure_port(f"{shown}:{self.port}")
-        except (OSError, RuntimeError):
+        except RuntimeError:
             self.port = 0
         if not self.port:
-            raise errors.KerasexportError(
-                f"Cannot listen for gRPC on {shown}:{self._asked}: the port is in use or the address "
-                "is not available. Pick another --grpc-port (0 turns gRPC off).")
+            raise self._unavailable(shown)
         await self._server.start()
         return self.port
+
+    def _unavailable(self, shown):
+        return errors.KerasexportError(
+            f"Cannot listen for gRPC on {shown}:{self._asked}: the port is in use or the address "
+            "is not available. Pick another --grpc-port (0 turns gRPC off).")
 
     async def stop(self, grace):
         """Stop accepting calls; let those in flight finish within `grace` seconds."""
