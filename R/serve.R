@@ -1,4 +1,4 @@
-#' Serve an artifact or a model repository over HTTP
+#' Serve an artifact or a model repository over HTTP and gRPC
 #'
 #' Starts the kerasexport model server (`kerasexport serve`, the Python core's
 #' command) on an artifact, or on a model repository laid out as TF-Serving
@@ -7,10 +7,21 @@
 #' KServe v2, the Open Inference Protocol of Triton, KServe and Seldon
 #' (`/v2/...`), so clients written for those servers work unchanged, and the
 #' same folder moves to them unchanged. Prometheus metrics are at `/metrics`.
+#' Triton's extensions are there too: a model's configuration
+#' (`/v2/models/<name>/config`), its statistics (`/v2/models/<name>/stats`),
+#' and loading and unloading (`/v2/repository/models/<name>/load`,
+#' `/unload`; an unloaded model stays unloaded until it is loaded again).
+#'
+#' With `grpc_port`, the same two APIs are also served over gRPC on that
+#' port: KServe v2 / Triton's `inference.GRPCInferenceService` (for
+#' `tritonclient.grpc`) and TF-Serving's `PredictionService` and
+#' `ModelService`, sharing the models, versions and batches with HTTP.
+#' `$grpc` is then its address (`"127.0.0.1:8500"`).
 #'
 #' The repository is scanned every `poll_seconds`: a new version directory
 #' (for example one written by `export_savedmodel(model, "models/cnn/3")`) is
-#' loaded, run once, and swapped in without failing a request; requests
+#' loaded, run once at each batch size it will be sent (so the first request
+#' does not pay for warming it up), and swapped in without failing a request; requests
 #' without a version go to the latest. A version that fails to load is
 #' reported in the models' status, and the previous version keeps serving.
 #' Concurrent requests to a model are merged into batches of up to
@@ -29,6 +40,8 @@
 #'   connections from this machine only; another address without a `token`
 #'   makes the server print a warning.
 #' @param port Port to listen on; `0` picks a free one (see `$url`).
+#' @param grpc_port Port for gRPC, or `NULL` (the default) or `0` for no gRPC.
+#'   TF-Serving's is 8500.
 #' @param ... Server options, named: `poll_seconds` (default 5; 0 never
 #'   polls), `max_batch_size` (default 32; 1 turns batching off),
 #'   `max_delay_ms` (default 0: how long a request to an idle model waits for
@@ -42,7 +55,7 @@
 #' @param timeout Seconds to wait for the server to load its models and
 #'   answer. Defaults to 120.
 #' @returns A `kerasexport_server` object: print it for its URL and models;
-#'   `$url` is the base URL. In the foreground, returned invisibly once the
+#'   `$url` is the base URL, `$grpc` the gRPC address (or `NULL`). In the foreground, returned invisibly once the
 #'   server has stopped.
 #' @section Errors:
 #' Errors have class `kerasexport_error` and one of
@@ -62,17 +75,21 @@
 #' server <- serve_artifact(repository, port = 0, background = TRUE)
 #' server
 #'
+#' # both protocols over gRPC too, on TF-Serving's port
+#' # serve_artifact(repository, port = 0, grpc_port = 8500, background = TRUE)
+#'
 #' # predict through the server, as with a local artifact
 #' remote <- load_artifact(paste0(server$url, "/v1/models/dense"))
 #' predict(remote, matrix(runif(8), nrow = 2))
 #'
 #' stop_server(server)
-serve_artifact <- function(path, host = "127.0.0.1", port = 8501, ..., background = FALSE,
-                           timeout = 120) {
+serve_artifact <- function(path, host = "127.0.0.1", port = 8501, grpc_port = NULL, ...,
+                           background = FALSE, timeout = 120) {
   call <- rlang::current_env()
   check_string(path)
   check_string(host)
   port <- check_whole(port, "port", 0, 65535, call)
+  if (!is.null(grpc_port)) grpc_port <- check_whole(grpc_port, "grpc_port", 0, 65535, call)
   timeout <- check_whole(timeout, "timeout", 1, Inf, call)
   if (!(is.logical(background) && length(background) == 1 && !is.na(background))) {
     abort_kerasexport("argument", "{.arg background} must be {.code TRUE} or {.code FALSE}, not {obj_type(background)}.")
@@ -88,7 +105,7 @@ serve_artifact <- function(path, host = "127.0.0.1", port = 8501, ..., backgroun
       )
     )
   }
-  server <- start_server(path, host, port, options, call)
+  server <- start_server(path, host, port, grpc_port %||% 0, options, call)
   wait_until_ready(server, timeout, call)
   if (background) {
     return(server)
@@ -140,9 +157,10 @@ check_whole <- function(value, name, low, high, call) {
   value
 }
 
-start_server <- function(path, host, port, options, call) {
+start_server <- function(path, host, port, grpc_port, options, call) {
   python <- server_python(call)
-  args <- c("-m", "kerasexport.cli", "serve", path, "--host", host, "--port", format(port, scientific = FALSE))
+  args <- c("-m", "kerasexport.cli", "serve", path, "--host", host, "--port", format(port, scientific = FALSE),
+    "--grpc-port", format(grpc_port, scientific = FALSE))
   for (name in intersect(names(options), names(server_flags))) {
     args <- c(args, server_flags[[name]], format(options[[name]], scientific = FALSE))
   }
@@ -212,6 +230,7 @@ new_server <- function(process, log, token) {
   server$log <- log
   server$token <- token
   server$url <- NULL
+  server$grpc <- NULL
   class(server) <- "kerasexport_server"
   # processx also kills the child when its process object is collected; this
   # covers the server object itself, and the end of the session.
@@ -223,8 +242,9 @@ new_server <- function(process, log, token) {
 
 is_server <- function(x) inherits(x, "kerasexport_server")
 
-# The child prints "Serving on <url>" once its models are loaded, then
-# listens: wait for that line, then for the live check to answer.
+# The child prints "Serving on <url>" once its models are loaded and it
+# listens (and "gRPC on <address> (...)" with gRPC): wait for that line,
+# then for the live check to answer.
 wait_until_ready <- function(server, timeout, call) {
   deadline <- Sys.time() + timeout
   repeat {
@@ -232,6 +252,8 @@ wait_until_ready <- function(server, timeout, call) {
       lines <- read_log(server)
       started <- grep("^Serving on ", lines, value = TRUE)
       if (length(started)) server$url <- sub("^Serving on ", "", started[[1]])
+      grpc <- grep("^gRPC on ", lines, value = TRUE)
+      if (length(grpc)) server$grpc <- sub("^gRPC on ([^ ]+).*$", "\\1", grpc[[1]])
     }
     if (!is.null(server$url)) {
       live <- tryCatch(http_request(paste0(server$url, "/v2/health/live"), timeout = 2)$status, error = function(e) NA)
@@ -328,6 +350,7 @@ print.kerasexport_server <- function(x, ...) {
   status <- if (alive) "running" else "stopped"
   lines <- c(
     "*" = "URL: {x$url %||% 'not started'}",
+    if (!is.null(x$grpc)) c("*" = "gRPC: {x$grpc}"),
     "*" = "Status: {status}"
   )
   models <- if (alive && !is.null(x$url)) server_models(x) else NULL
@@ -353,8 +376,11 @@ server_models <- function(server) {
   unlist(lapply(names(by_model), function(name) {
     entries <- by_model[[name]]
     ready <- vapply(Filter(function(e) identical(e$state, "READY"), entries), `[[`, "", "version")
-    failed <- Filter(function(e) identical(e$state, "UNAVAILABLE"), entries)
-    head <- if (length(ready)) {
+    failed <- Filter(function(e) identical(e$state, "UNAVAILABLE") && !identical(e$reason, "unloaded"), entries)
+    unloaded <- any(vapply(entries, function(e) identical(e$reason, "unloaded"), logical(1)))
+    head <- if (unloaded) {
+      paste0(name, ": unloaded (load it with POST /v2/repository/models/", name, "/load)")
+    } else if (length(ready)) {
       paste0(name, ": version", if (length(ready) > 1) "s", " ", paste(ready, collapse = ", "))
     } else {
       paste0(name, ": no version available")

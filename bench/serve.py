@@ -152,7 +152,7 @@ def _wait_live(url):
 
 
 def ours(path, *options):
-    return Child([sys.executable, "-m", "kerasexport.cli", "serve", path, "--port", "0", "--quiet",
+    return Child([sys.executable, "-m", "kerasexport.cli", "serve", path, "--port", "0", "--grpc-port", "0", "--quiet",
                   "--poll-seconds", "0", *options], "Serving on")
 
 

@@ -20,5 +20,7 @@ echo "setup: installing the pinned Python packages into $VENV"
 # torch alone first, pinned: an unpinned torch pulls several GB of CUDA.
 pip install "$(grep "^torch==" inst/python/constraints.txt)"
 pip install -r requirements.txt -c inst/python/constraints.txt
+# TF-Serving's gRPC modules, without the `tensorflow` they ask for (tensorflow-cpu is here).
+pip install --no-deps "$(grep "^tensorflow-serving-api==" inst/python/constraints.txt)"
 pip install --no-deps -e .
 echo "$want" > "$STAMP"

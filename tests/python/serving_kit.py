@@ -169,3 +169,12 @@ class Client:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def free_port():
+    """A port free on loopback now (for gRPC, where 0 means "off")."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

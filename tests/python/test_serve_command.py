@@ -24,7 +24,7 @@ def command():
 
 
 def start(path, *options):
-    process = subprocess.Popen([*command(), "serve", path, "--port", "0", *options],
+    process = subprocess.Popen([*command(), "serve", path, "--port", "0", "--grpc-port", "0", *options],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     deadline = time.monotonic() + 60

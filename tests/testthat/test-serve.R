@@ -165,3 +165,36 @@ test_that("the server ends with the R session that started it", {
   }, args = list(path = path), timeout = 120)
   expect_true(wait_gone(pid))
 })
+
+# gRPC ----
+
+free_port <- function() {
+  socket <- reticulate::import("socket")
+  sock <- socket$socket()
+  on.exit(sock$close())
+  sock$bind(reticulate::tuple("127.0.0.1", 0L))
+  sock$getsockname()[[2]]
+}
+
+test_that("grpc_port serves gRPC beside HTTP and is printed", {
+  skip_unless_serving()
+  fixture <- serve_fixture()
+  expect_null(fixture$server$grpc)
+  port <- free_port()
+  server <- serve_artifact(file.path(fixture$root, "small", "1", "model.onnx"), port = 0,
+    grpc_port = port, background = TRUE, quiet = TRUE)
+  on.exit(stop_server(server), add = TRUE)
+  expect_identical(server$grpc, paste0("127.0.0.1:", port))
+  expect_output(print(server), paste0("gRPC: 127.0.0.1:", port), fixed = TRUE)
+  # A tritonclient.grpc call from the server's Python answers.
+  triton <- reticulate::import("tritonclient.grpc")
+  client <- triton$InferenceServerClient(server$grpc)
+  expect_true(client$is_model_ready("model"))
+  client$close()
+})
+
+test_that("grpc_port must be a port", {
+  skip_unless_serving()
+  expect_error(serve_artifact(tempdir(), grpc_port = -1), class = "kerasexport_argument_error")
+  expect_error(serve_artifact(tempdir(), grpc_port = "8500"), class = "kerasexport_argument_error")
+})

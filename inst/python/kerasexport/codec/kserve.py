@@ -95,7 +95,7 @@ def decode_infer(body, header_length):
             if offset + size > len(binary):
                 raise RequestError(f"Input {name!r} declares {size} bytes of binary data, but only "
                                  f"{len(binary) - offset} remain after the JSON header.")
-            arrays[name] = _from_binary(binary[offset:offset + size], datatype, shape, name)
+            arrays[name] = from_binary(binary[offset:offset + size], datatype, shape, name)
             offset += size
         elif "data" in item:
             arrays[name] = _from_json(item["data"], datatype, shape, name)
@@ -122,21 +122,31 @@ def _tensor_header(item, i):
     name = item.get("name")
     if not isinstance(name, str):
         raise RequestError(f"inputs[{i}] has no \"name\" string.")
-    shape = item.get("shape")
+    shape, datatype = item.get("shape"), item.get("datatype")
+    check_header(name, shape, datatype)
+    return name, shape, datatype, _object(item.get("parameters"), f"Input {name!r}: \"parameters\"")
+
+
+def check_header(name, shape, datatype):
+    """Refuse an input tensor's shape or datatype as every transport does.
+
+    Raises:
+        RequestError: a shape that is not a list of non-negative whole
+            numbers, an unknown datatype, or BF16.
+    """
     if not isinstance(shape, list) or not all(
             isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise RequestError(f"Input {name!r}: \"shape\" must be a list of non-negative whole numbers, "
                          f"received {str(shape)[:80]}.")
-    datatype = item.get("datatype")
     if datatype not in _DATATYPES:
         raise RequestError(f"Input {name!r}: unknown datatype {str(datatype)[:40]!r}. Expected one of "
                            f"{_DATATYPES}.")
     if datatype == "BF16":
         raise RequestError(f"Input {name!r}: BF16 tensors are not supported; send FP32.")
-    return name, shape, datatype, _object(item.get("parameters"), f"Input {name!r}: \"parameters\"")
 
 
-def _from_binary(raw, datatype, shape, name):
+def from_binary(raw, datatype, shape, name):
+    """One input's binary data (little-endian; BYTES as 4-byte length + bytes) as an array."""
     count = int(np.prod(shape, dtype=np.int64))
     if datatype == "BYTES":
         values, offset = [], 0
@@ -218,16 +228,11 @@ def encode_infer(model, version, endpoint, outputs, request):
         `(bytes, dict of headers)`: JSON alone, or the JSON header followed
         by the binary outputs with ``Inference-Header-Content-Length``.
     """
-    by_name = dict(zip((t.name for t in endpoint.outputs), outputs))
-    wanted = request.outputs or [(t.name, None) for t in endpoint.outputs]
-    if len(by_name) == 1 and len(wanted) == 1 and wanted[0][0] not in by_name:
-        by_name = {wanted[0][0]: outputs[0]}  # the one output, under the name asked for
     entries, chunks, json_arrays = [], [], []
-    for name, binary in wanted:
-        array = by_name[name]
+    for name, binary, array in selected_outputs(endpoint, outputs, request.outputs):
         entry = {"name": name, "datatype": tensors.v2_datatype(array.dtype), "shape": list(array.shape)}
         if request.binary_output if binary is None else binary:
-            raw = _to_binary(array)
+            raw = to_binary(array)
             entry["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
         else:
@@ -249,7 +254,23 @@ def encode_infer(model, version, endpoint, outputs, request):
     }
 
 
-def _to_binary(array):
+def selected_outputs(endpoint, outputs, requested):
+    """`(name, binary, array)` of each output to answer with, in the order asked.
+
+    Args:
+        endpoint: the `Endpoint` that ran.
+        outputs: its output arrays, in its order.
+        requested: `(name, binary or None)` pairs; empty for every output.
+    """
+    by_name = dict(zip((t.name for t in endpoint.outputs), outputs))
+    wanted = requested or [(t.name, None) for t in endpoint.outputs]
+    if len(by_name) == 1 and len(wanted) == 1 and wanted[0][0] not in by_name:
+        by_name = {wanted[0][0]: outputs[0]}  # the one output, under the name asked for
+    return [(name, binary, by_name[name]) for name, binary in wanted]
+
+
+def to_binary(array):
+    """An output array as binary tensor data (the inverse of `from_binary`)."""
     if array.dtype.kind in "OSU":
         parts = []
         for value in array.reshape(-1):

@@ -9,7 +9,6 @@ whole application, checks the bearer token and the body size before
 anything is read, and counts, times and logs each request.
 """
 
-import hmac
 import logging
 import time
 
@@ -22,10 +21,13 @@ from starlette.routing import Route
 from kerasexport import errors
 from kerasexport.codec import kserve as kserve_codec
 from kerasexport.codec import tfserving as tfserving_codec
-from kerasexport.serving import kserve, tfserving
+from kerasexport.codec import tensors
+from kerasexport.serving import kserve, tfserving, triton
 from kerasexport.serving.batching import in_thread
-from kerasexport.serving.errors import BadRequest, BodyTooLarge, ServeError, Unauthorized
-from kerasexport.serving.repository import AVAILABLE
+from kerasexport.serving.errors import (BodyTooLarge, ServeError, Unauthorized, body_too_large,
+                                        token_refusal)
+from kerasexport.serving.lingering import lingering
+from kerasexport.serving.repository import AVAILABLE, version_number
 
 logger = logging.getLogger("kerasexport.serve")
 
@@ -55,23 +57,32 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
         An ASGI application.
     """
     handlers = _Handlers(repository, metrics, version)
+    # Inference first: Starlette tries routes in order, and these take nearly
+    # every request (none of their paths is matched by a route further down).
     routes = [
+        Route("/v2/models/{model}/infer", handlers.v2_infer, methods=["POST"]),
+        Route("/v2/models/{model}/versions/{version}/infer", handlers.v2_infer, methods=["POST"]),
+        Route("/v1/models/{model}:predict", handlers.tfs_predict, methods=["POST"]),
+        Route("/v1/models/{model}/versions/{version}:predict", handlers.tfs_predict, methods=["POST"]),
         Route("/v1/models/{model}", handlers.tfs_status, methods=["GET"]),
         Route("/v1/models/{model}/versions/{version}", handlers.tfs_status, methods=["GET"]),
         Route("/v1/models/{model}/metadata", handlers.tfs_metadata, methods=["GET"]),
         Route("/v1/models/{model}/versions/{version}/metadata", handlers.tfs_metadata, methods=["GET"]),
-        Route("/v1/models/{model}:predict", handlers.tfs_predict, methods=["POST"]),
-        Route("/v1/models/{model}/versions/{version}:predict", handlers.tfs_predict, methods=["POST"]),
         Route("/v2", handlers.v2_server, methods=["GET"]),
         Route("/v2/health/live", handlers.v2_live, methods=["GET"]),
         Route("/v2/health/ready", handlers.v2_ready, methods=["GET"]),
         Route("/v2/repository/index", handlers.v2_index, methods=["POST"]),
+        Route("/v2/repository/models/{model}/load", handlers.v2_load, methods=["POST"]),
+        Route("/v2/repository/models/{model}/unload", handlers.v2_unload, methods=["POST"]),
+        Route("/v2/models/stats", handlers.v2_stats, methods=["GET"]),
+        Route("/v2/models/{model}/stats", handlers.v2_stats, methods=["GET"]),
+        Route("/v2/models/{model}/versions/{version}/stats", handlers.v2_stats, methods=["GET"]),
+        Route("/v2/models/{model}/config", handlers.v2_config, methods=["GET"]),
+        Route("/v2/models/{model}/versions/{version}/config", handlers.v2_config, methods=["GET"]),
         Route("/v2/models/{model}", handlers.v2_metadata, methods=["GET"]),
         Route("/v2/models/{model}/versions/{version}", handlers.v2_metadata, methods=["GET"]),
         Route("/v2/models/{model}/ready", handlers.v2_model_ready, methods=["GET"]),
         Route("/v2/models/{model}/versions/{version}/ready", handlers.v2_model_ready, methods=["GET"]),
-        Route("/v2/models/{model}/infer", handlers.v2_infer, methods=["POST"]),
-        Route("/v2/models/{model}/versions/{version}/infer", handlers.v2_infer, methods=["POST"]),
         Route("/metrics", handlers.prometheus, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={
@@ -101,7 +112,8 @@ async def _http_error(request, exc):
     if exc.status_code == 404:
         message = (f"No route for {request.method} {request.url.path}. Routes: /v1/models/<model>"
                    "[/versions/<v>][/metadata|:predict], /v2/models/<model>[/versions/<v>]"
-                   "[/ready|/infer], /v2/health/live, /v2/health/ready, /metrics.")
+                   "[/ready|/infer|/config|/stats], /v2/models/stats, /v2/repository/index, "
+                   "/v2/repository/models/<model>/load|unload, /v2/health/live, /v2/health/ready, /metrics.")
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}."
     else:
@@ -164,7 +176,34 @@ class _Handlers:
 
     async def v2_index(self, request):
         """POST /v2/repository/index: each version's state and load error (Triton's extension)."""
-        return _json(kserve.repository_index(self.repository.models()))
+        body = await request.body()
+        asked = tensors.loads(body, "an object") if body.strip() else {}
+        ready = bool(asked.get("ready", False)) if isinstance(asked, dict) else False
+        return _json(triton.repository_index(self.repository, ready_only=ready))
+
+    async def v2_load(self, request):
+        """POST /v2/repository/models/{m}/load: load it now; polling manages it again."""
+        await in_thread(self.repository.load, request.path_params["model"])
+        return Response(status_code=200)
+
+    async def v2_unload(self, request):
+        """POST /v2/repository/models/{m}/unload: stop serving it until an explicit load."""
+        await in_thread(self.repository.unload, request.path_params["model"])
+        return Response(status_code=200)
+
+    async def v2_config(self, request):
+        """GET /v2/models/{m}[/versions/{v}]/config: Triton's model configuration."""
+        model, version = _reference(request)
+        served = self.repository.get(model, version)
+        _label(request, model, served.number)
+        return _json(triton.model_config(model, served))
+
+    async def v2_stats(self, request):
+        """GET /v2/models[/{m}[/versions/{v}]]/stats: Triton's statistics extension."""
+        model, version = request.path_params.get("model"), None
+        if model is not None:
+            model, version = _reference(request)
+        return _json(triton.statistics(self.repository, model, version))
 
     async def v2_metadata(self, request):
         """GET /v2/models/{m}[/versions/{v}]: name, versions, platform, inputs, outputs."""
@@ -207,13 +246,7 @@ class _Handlers:
 def _reference(request):
     """(model, version or None) from the path; the version must be a positive integer."""
     params = request.path_params
-    version = params.get("version")
-    if version is not None:
-        if not (version.isascii() and version.isdigit()) or int(version) == 0:
-            raise BadRequest(f"Version {version[:40]!r} is not a version number; expected a "
-                             "positive whole number.")
-        version = int(version)
-    return params["model"], version
+    return params["model"], version_number(params.get("version"))
 
 
 def _label(request, model, version):
@@ -279,17 +312,14 @@ class Guard:
     def _refusal(self, scope):
         headers = dict(scope["headers"])
         if self.token is not None and scope["path"] not in OPEN_PATHS:
-            given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.token):
-                what = "no Authorization header" if not given else "a wrong token"
-                return error_response(401, f"This server requires a bearer token; the request "
-                                           f"had {what}. Send 'Authorization: Bearer <token>'.",
-                                      {"www-authenticate": "Bearer"})
+            refusal = token_refusal(headers.get(b"authorization", b""), self.token)
+            if refusal is not None:
+                return error_response(401, str(refusal), {"www-authenticate": "Bearer"})
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            return error_response(413, f"The body is {int(length)} bytes; this server accepts at "
-                                       f"most {self.max_body_bytes} (--max-body-mb).",
-                                  {"connection": "close"})
+            return lingering(error_response(413, str(body_too_large(int(length), self.max_body_bytes)),
+                                            {"connection": "close"}),
+                             expect=headers.get(b"expect", b"").lower() == b"100-continue")
         return None
 
     def _limited(self, receive):

@@ -18,10 +18,12 @@ is called by one thread at a time.
 import asyncio
 import re
 import threading
+import time
 
 import numpy as np
 
 from kerasexport.serving.errors import RuntimeFailure
+from kerasexport.serving.stats import Statistics
 
 THREAD_SAFE_FORMATS = frozenset({"onnx", "tf_saved_model"})
 # Batches of one endpoint running at once: one keeps the cores busy with the
@@ -39,6 +41,9 @@ class Runner:
         max_batch_size: `int`, rows per merged batch; 1 turns batching off.
         max_delay_ms: `float`, how long an idle endpoint waits for company.
         observe_batch: `callable(rows)` told the rows of every runtime call.
+
+    Attributes:
+        stats: the version's `Statistics`, recorded here for both transports.
     """
 
     def __init__(self, artifact, max_batch_size, max_delay_ms, observe_batch=None):
@@ -48,23 +53,54 @@ class Runner:
         self._observe = observe_batch or (lambda rows: None)
         self._lock = None if artifact.format in THREAD_SAFE_FORMATS else threading.Lock()
         self._batchers = {}
+        self.stats = Statistics()
 
     async def run(self, endpoint, arrays):
         """Outputs (a list, in the endpoint's output order) for checked inputs.
 
+        A request with as many rows as a batch, or more, runs alone, whatever
+        the batch size: it is never split nor refused.
+
         Raises:
             RuntimeFailure: the runtime failed.
         """
-        if self._max_rows > 1 and batchable(endpoint) and 0 < _rows(arrays) < self._max_rows:
-            batcher = self._batchers.get(endpoint.name)
-            if batcher is None:
-                batcher = self._batchers[endpoint.name] = Batcher(
-                    lambda a: self.call(endpoint, a), self._max_rows, self._max_delay)
-            return await batcher.submit(arrays)
-        return await in_thread(self.call, endpoint, arrays)
+        start = time.perf_counter_ns()
+        rows = _rows(arrays)
+        try:
+            if self._max_rows > 1 and batchable(endpoint) and 0 < rows < self._max_rows:
+                batcher = self._batchers.get(endpoint.name)
+                if batcher is None:
+                    batcher = self._batchers[endpoint.name] = Batcher(
+                        lambda a: self.call(endpoint, a), self._max_rows, self._max_delay)
+                outputs, compute = await batcher.submit(arrays, timed=True)
+            else:
+                outputs, compute = await in_thread(self.timed_call, endpoint, arrays)
+        except BaseException:
+            self.stats.request(False, time.perf_counter_ns() - start)
+            raise
+        total = time.perf_counter_ns() - start
+        self.stats.request(True, total, max(total - compute, 0), compute, rows)
+        return outputs
+
+    @property
+    def max_batch_size(self):
+        """Rows per merged batch (1: batching off)."""
+        return self._max_rows
+
+    @property
+    def max_delay_ms(self):
+        """How long an idle endpoint waits for company, in milliseconds."""
+        return self._max_delay * 1000
+
+    def timed_call(self, endpoint, arrays):
+        """`(outputs, nanoseconds in the runtime)` of `call()`."""
+        start = time.perf_counter_ns()
+        outputs = self.call(endpoint, arrays)
+        return outputs, time.perf_counter_ns() - start
 
     def call(self, endpoint, arrays):
         """Run the endpoint now, in this thread; outputs as a list."""
+        start = time.perf_counter_ns()
         try:
             if self._lock is None:
                 outputs = self.artifact._run(endpoint, arrays, None)
@@ -77,6 +113,7 @@ class Runner:
                 f"{_first_line(exc)}"
             ) from exc
         self._observe(_rows(arrays))
+        self.stats.execution(_rows(arrays), time.perf_counter_ns() - start)
         if isinstance(outputs, dict):
             return [outputs[t.name] for t in endpoint.outputs]
         return [outputs]
@@ -118,14 +155,18 @@ class Batcher:
         self._timer = None
         self._tasks = set()
 
-    async def submit(self, arrays):
-        """Queue one request; its outputs once its batch has run."""
+    async def submit(self, arrays, timed=False):
+        """Queue one request; its outputs once its batch has run.
+
+        With `timed`, `(outputs, nanoseconds its batch took in the runtime)`.
+        """
         loop = asyncio.get_running_loop()
         key = tuple((a.shape[1:], a.dtype.str) for a in arrays)
         pending = _Pending(arrays, _rows(arrays), loop.create_future(), loop.time())
         self._groups.setdefault(key, []).append(pending)
         self._schedule(loop)
-        return await pending.future
+        outputs, ns = await pending.future
+        return (outputs, ns) if timed else outputs
 
     def _schedule(self, loop):
         now = loop.time()
@@ -179,27 +220,32 @@ class Batcher:
             self._schedule(asyncio.get_running_loop())
 
     def _run_batch(self, batch):
-        """Outputs (or the exception) per request, in a worker thread."""
+        """`(outputs, ns)` (or the exception) per request, in a worker thread."""
         if len(batch) > 1:
             merged = [np.concatenate(parts) for parts in zip(*(p.arrays for p in batch))]
             total = sum(p.rows for p in batch)
             try:
-                outputs = self._call(merged)
+                outputs, ns = self._timed(merged)
             except Exception:
                 outputs = None  # Run them one by one: only the culprit should fail.
             if outputs is not None and all(getattr(o, "shape", ())[:1] == (total,) for o in outputs):
                 results, start = [], 0
                 for p in batch:
-                    results.append([o[start:start + p.rows] for o in outputs])
+                    results.append(([o[start:start + p.rows] for o in outputs], ns))
                     start += p.rows
                 return results
         results = []
         for p in batch:
             try:
-                results.append(self._call(p.arrays))
+                results.append(self._timed(p.arrays))
             except Exception as exc:
                 results.append(exc)
         return results
+
+    def _timed(self, arrays):
+        start = time.perf_counter_ns()
+        outputs = self._call(arrays)
+        return outputs, time.perf_counter_ns() - start
 
 
 def in_thread(function, *args):

@@ -19,17 +19,24 @@ from kerasexport.serving import server as _server
               type=click.FloatRange(min=0), help="How long a request to an idle model waits for others to batch with.")
 @click.option("--max-body-mb", default=_server.DEFAULT_MAX_BODY_MB, show_default=True,
               type=click.FloatRange(min=0, min_open=True), help="Larger request bodies are refused with 413.")
+@click.option("--grpc-port", default=8500, show_default=True, type=click.IntRange(0, 65535),
+              help="Port for gRPC (KServe v2 / Triton and TF-Serving's APIs, both on it); 0: no gRPC.")
 @click.option("--token", envvar=_server.TOKEN_VARIABLE, default=None, show_envvar=True,
-              help="Require 'Authorization: Bearer TOKEN' on every route but /v2/health/*.")
+              help="Require 'Authorization: Bearer TOKEN' on every route but /v2/health/* (over gRPC: "
+                   "'authorization' metadata on every call but ServerLive and ServerReady).")
 @click.option("--quiet", is_flag=True, help="No access log.")
-def serve(path, host, port, poll_seconds, max_batch_size, max_delay_ms, max_body_mb, token, quiet):
-    """Serve an artifact or a model repository over HTTP.
+def serve(path, host, port, grpc_port, poll_seconds, max_batch_size, max_delay_ms, max_body_mb, token, quiet):
+    """Serve an artifact or a model repository over HTTP and gRPC.
 
     PATH is one artifact (served as version 1 of a model named after it) or
     a repository ROOT/<model>/<version>/ as TF-Serving and Triton lay it out.
-    Speaks TF-Serving's REST API (/v1/models/...) and KServe v2 (/v2/...);
-    Prometheus metrics at /metrics. Stop with Ctrl+C or SIGTERM.
+    Speaks TF-Serving's REST API (/v1/models/...) and KServe v2 (/v2/...,
+    with Triton's model configuration, statistics and repository
+    extensions) over HTTP, the same two over gRPC on --grpc-port
+    (inference.GRPCInferenceService, tensorflow.serving.PredictionService
+    and ModelService); Prometheus metrics at /metrics. Stop with Ctrl+C or
+    SIGTERM.
     """
     _server.serve(path, host, port, poll_seconds=poll_seconds, max_batch_size=max_batch_size,
                   max_delay_ms=max_delay_ms, max_body_mb=max_body_mb, token=token or None,
-                  quiet=quiet)
+                  quiet=quiet, grpc_port=grpc_port or None)

@@ -50,3 +50,24 @@ class RuntimeFailure(ServeError, RuntimeError):
     """The artifact's runtime failed on valid inputs; the server lives on."""
 
     status = 500
+
+
+def token_refusal(given, expected):
+    """The `Unauthorized` for a presented ``Authorization`` value, or `None` when it is right.
+
+    Args:
+        given: `bytes`, the ``Authorization`` header (HTTP) or metadata (gRPC); empty if absent.
+        expected: `bytes`, ``b"Bearer <token>"``.
+    """
+    import hmac
+
+    if hmac.compare_digest(given, expected):
+        return None
+    what = "no Authorization header" if not given else "a wrong token"
+    return Unauthorized(f"This server requires a bearer token; the request had {what}. Send "
+                        "'Authorization: Bearer <token>'.")
+
+
+def body_too_large(size, limit):
+    """The `BodyTooLarge` for a body of `size` bytes over `limit`."""
+    return BodyTooLarge(f"The body is {size} bytes; this server accepts at most {limit} (--max-body-mb).")

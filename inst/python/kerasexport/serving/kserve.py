@@ -1,16 +1,14 @@
 """KServe v2 (Open Inference Protocol) documents other than inference: server and model metadata.
 
 Follows kserve's ``docs/predict-api/v2/required_api.md`` (server and model
-metadata) and Triton's repository index (``POST /v2/repository/index``),
-where each version's state and load error can be read. Inference bodies
-are `kerasexport.codec.kserve`'s.
+metadata). Triton's extensions (configuration, statistics, repository
+index) are `serving.triton`'s; inference bodies are `kerasexport.codec.kserve`'s.
 """
 
 from kerasexport.codec import tensors
-from kerasexport.serving.repository import AVAILABLE, FAILED, UNLOADING
 
 SERVER_NAME = "kerasexport"
-EXTENSIONS = ("binary_tensor_data", "model_repository")
+EXTENSIONS = ("binary_tensor_data", "model_repository", "model_configuration", "statistics")
 # Triton's names for the formats' runtimes; any other format is named as it is.
 PLATFORMS = {"tf_saved_model": "tensorflow_savedmodel", "onnx": "onnxruntime_onnx",
              "openvino": "openvino", "litert": "tensorflow_tflite", "torch": "pytorch_exported_program"}
@@ -43,15 +41,3 @@ def model_metadata(model, served, available):
 def _tensor_metadata(info):
     shape = [-1] if info.shape is None else [-1 if d is None else d for d in info.shape]
     return {"name": info.name, "datatype": tensors.v2_datatype(info.dtype), "shape": shape}
-
-
-def repository_index(models):
-    """Triton's repository index: each version's state and, if it failed, why."""
-    states = {AVAILABLE: "READY", FAILED: "UNAVAILABLE", UNLOADING: "UNLOADING"}
-    return [
-        {"name": name, "version": str(v.number), "state": states.get(v.state, "UNAVAILABLE"),
-         "reason": v.error}
-        for name, versions in models.items() for v in versions
-    ]
-
-

@@ -17,10 +17,13 @@ Hidden entries (kerasexport's staging directories) and Triton's
 TF-Serving's default version policy: a request without a version goes to
 the latest available version; explicit versions are served while present.
 `scan()` (called every `poll_seconds` by the poller) loads a new version,
-runs it once on zeros, and only then swaps it in; a version that fails is
+warms it up (`serving.warmup`: once on zeros at each batch size the batcher
+sends), and only then swaps it in; a version that fails is
 kept as failed, with its error, while the older ones keep serving, and is
 tried again when its files change. A removed version stops taking requests
-at once and lets go of its runtime when its last request ends.
+at once and lets go of its runtime when its last request ends. `unload()`
+(Triton's repository unload) retires every version of a model and polling
+leaves it alone until `load()`: the operator's word wins over the disk.
 """
 
 import contextlib
@@ -29,12 +32,11 @@ import logging
 import os
 import threading
 
-import numpy as np
-
 from kerasexport.errors import KerasexportError
 from kerasexport import formats
 from kerasexport.formats import saved_model
-from kerasexport.serving.errors import NotFound
+from kerasexport.serving.errors import BadRequest, NotFound
+from kerasexport.serving.warmup import warm_up
 
 logger = logging.getLogger("kerasexport.serve")
 
@@ -80,19 +82,24 @@ class Repository:
         make_runner: `callable(artifact, model, version)` returning the
             object that runs requests on a loaded version; kept on
             `Version.runner` and closed with the version.
+        warmup_rows: the batch sizes a new version runs at before it
+            serves (`serving.warmup`). Defaults to `(1,)`.
     """
 
-    def __init__(self, path, make_runner=None):
+    def __init__(self, path, make_runner=None, warmup_rows=(1,)):
         self.root = os.path.abspath(os.fspath(path))
         if not os.path.exists(self.root):
             raise NotFound("Nothing to serve: the path does not exist. Expected an "
                            "artifact or a model repository (ROOT/<model>/<version>/).")
         self.single = os.path.isfile(self.root) or saved_model.recognizes(self.root)
         self._make_runner = make_runner
+        self._warmup_rows = tuple(warmup_rows)
         self._lock = threading.Lock()
         self._models = {}  # name -> {version number: Version}, live and failed
         self._retired = {}  # name -> {version number: Version}, removed
         self._scanned = False
+        self._held = set()  # models unloaded by request: polling leaves them until a load
+        self._scanning = threading.RLock()  # one scan, load or unload at a time
         self._poller = None
         self._stop = threading.Event()
 
@@ -149,30 +156,78 @@ class Repository:
         New versions are loaded and smoke-run before they serve; failed ones
         are retried when their files change; removed ones stop serving.
         """
-        found = self._discover()
-        for model, versions in found.items():
-            for number, directory in sorted(versions.items()):
-                with self._lock:
-                    known = self._models.get(model, {}).get(number)
-                signature = _signature(directory)
-                if known is not None and (known.state != FAILED or known.signature == signature):
-                    continue
-                version = self._load(model, number, directory, signature)
-                if version is None:
-                    continue
-                with self._lock:
-                    self._models.setdefault(model, {})[number] = version
-                    self._retired.get(model, {}).pop(number, None)
-                if not (self.single and version.state == FAILED):  # the server says why it stops
-                    _log_version(version)
-        with self._lock:
-            for model in list(self._models):
+        with self._scanning:
+            found = self._discover()
+            for model, versions in found.items():
+                if model not in self._held:
+                    self._scan_model(model, versions)
+            with self._lock:
+                for model in list(self._models):
+                    for number in list(self._models[model]):
+                        if number not in found.get(model, {}):
+                            self._retire(model, number)
+                    if not self._models[model] and model not in found:
+                        del self._models[model]
+                        self._held.discard(model)
+                self._scanned = True
+
+    def _scan_model(self, model, versions):
+        """Load the new and changed versions of one model found on disk."""
+        for number, directory in sorted(versions.items()):
+            with self._lock:
+                known = self._models.get(model, {}).get(number)
+            signature = _signature(directory)
+            if known is not None and (known.state != FAILED or known.signature == signature):
+                continue
+            version = self._load(model, number, directory, signature)
+            if version is None:
+                continue
+            with self._lock:
+                self._models.setdefault(model, {})[number] = version
+                self._retired.get(model, {}).pop(number, None)
+            if not (self.single and version.state == FAILED):  # the server says why it stops
+                _log_version(version)
+
+    def load(self, model):
+        """Load a model now, and let polling manage it again (Triton's repository load).
+
+        Undoes an `unload()`; loads the versions on disk that are new or
+        changed, and returns once they are loaded (or failed).
+
+        Raises:
+            NotFound: no such model in the repository.
+        """
+        with self._scanning:
+            versions = self._discover().get(model)
+            if versions is None:
+                raise NotFound(f"Model {model!r} is not in the model repository. Available: "
+                               f"{sorted(self._discover())}.")
+            self._held.discard(model)
+            with self._lock:
+                self._models.setdefault(model, {})
+            self._scan_model(model, versions)
+        logger.info("model %s loaded on request", model)
+
+    def unload(self, model):
+        """Stop serving every version of a model until `load()`, whatever polling finds.
+
+        Requests in flight finish; the runtimes are released after them.
+
+        Raises:
+            NotFound: unknown model.
+        """
+        with self._scanning:
+            with self._lock:
+                if model not in self._models:
+                    raise NotFound(f"Model {model!r} not found. Available: {sorted(self._models)}.")
+                self._held.add(model)
                 for number in list(self._models[model]):
-                    if number not in found.get(model, {}):
-                        self._retire(model, number)
-                if not self._models[model] and model not in found:
-                    del self._models[model]
-            self._scanned = True
+                    self._retire(model, number)
+        logger.info("model %s unloaded on request", model)
+
+    def held(self, model):
+        """Whether `model` was unloaded by request (and not loaded since)."""
+        return model in self._held
 
     def _load(self, model, number, directory, signature):
         from kerasexport.api import load
@@ -182,7 +237,7 @@ class Repository:
             if path is None:
                 return None  # Still being written, or empty: look again next time.
             artifact = load(path)
-            smoke_run(artifact)
+            warm_up(artifact, self._warmup_rows)
             runner = self._make_runner(artifact, model, number) if self._make_runner else None
         except Exception as exc:  # any failure is this version's status, not the server's
             return Version(model, number, FAILED, error=self._scrub(exc), signature=signature)
@@ -244,6 +299,9 @@ class Repository:
         versions = self._models.get(model)
         if versions is None:
             raise NotFound(f"Model {model!r} not found. Available: {sorted(self._models)}.")
+        if model in self._held:
+            raise NotFound(f"Model {model!r} is unloaded; load it (POST /v2/repository/models/"
+                           f"{model}/load, or RepositoryModelLoad) to serve it again.")
         if version is None:
             live = [v for v in versions.values() if v.state == AVAILABLE]
             if not live:
@@ -287,7 +345,8 @@ class Repository:
         """Whether the first scan is done and every model has a version available."""
         with self._lock:
             return self._scanned and all(
-                any(v.state == AVAILABLE for v in vs.values()) for vs in self._models.values())
+                any(v.state == AVAILABLE for v in vs.values())
+                for m, vs in self._models.items() if m not in self._held)
 
     # Polling ----
 
@@ -317,23 +376,18 @@ class Repository:
                     _release(version)
 
 
-def smoke_run(artifact):
-    """Run the default endpoint once on zeros (dynamic dims of size 1).
+def version_number(text):
+    """A version as a request names it (`str`), as an `int`; empty or `None`: `None` (the latest).
 
     Raises:
-        Exception: whatever the runtime raises; the version then fails to load.
+        BadRequest: anything but a positive whole number.
     """
-    endpoint = artifact.endpoint()
-    arrays = []
-    for t in endpoint.inputs:
-        shape = tuple(1 if d is None else d for d in (t.shape or ()))
-        if t.dtype == "string":
-            arrays.append(np.full(shape, b"", dtype=object))
-        elif t.dtype == "bfloat16":
-            return  # NumPy has no bfloat16 to build zeros with: loading is the check.
-        else:
-            arrays.append(np.zeros(shape, dtype=t.dtype))
-    artifact.predict(arrays, endpoint=endpoint.name)
+    if text is None or text == "":
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise BadRequest(f"Version {text[:40]!r} is not a version number; expected a "
+                         "positive whole number.")
+    return int(text)
 
 
 def _entries(directory):

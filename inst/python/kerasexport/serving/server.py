@@ -56,9 +56,13 @@ class Server:
             (except on the health routes). Defaults to `None`, which reads
             the ``KERASEXPORT_SERVE_TOKEN`` environment variable.
         quiet: `bool`, no access log. Defaults to `False`.
+        grpc_port: `int` or `None`: also serve KServe v2 / Triton's and
+            TF-Serving's gRPC APIs on this port (``kerasexport serve`` uses
+            8500, TF-Serving's); `None` or 0: no gRPC. Defaults to `None`.
 
     Attributes:
         url: the base URL, e.g. ``"http://127.0.0.1:8501"`` (after start).
+        grpc_address: ``"127.0.0.1:8500"`` when serving gRPC (after start), else `None`.
         repository: the `Repository` being served.
 
     Example:
@@ -72,7 +76,7 @@ class Server:
     def __init__(self, path, host="127.0.0.1", port=DEFAULT_PORT, *,
                  poll_seconds=DEFAULT_POLL_SECONDS, max_batch_size=DEFAULT_MAX_BATCH_SIZE,
                  max_delay_ms=DEFAULT_MAX_DELAY_MS, max_body_mb=DEFAULT_MAX_BODY_MB,
-                 token=None, quiet=False):
+                 token=None, quiet=False, grpc_port=None):
         self.path = os.fspath(path)
         self.host = _check_text(host, "host")
         self.port = _check_number(port, "port", integer=True, minimum=0, maximum=65535)
@@ -84,7 +88,10 @@ class Server:
             token = os.environ.get(TOKEN_VARIABLE) or None
         self.token = None if token is None else _check_text(token, "token")
         self.quiet = bool(quiet)
+        self.grpc_port = None if grpc_port is None else _check_number(
+            grpc_port, "grpc_port", integer=True, minimum=0, maximum=65535) or None
         self.url = None
+        self.grpc_address = None
         self.repository = None
         self._uvicorn = None
         self._socket = None
@@ -105,8 +112,11 @@ class Server:
             return Runner(artifact, self.max_batch_size, self.max_delay_ms,
                           self.metrics.batch_observer(model, version))
 
+        from kerasexport.serving.warmup import batch_sizes
+
         try:
-            self.repository = Repository(self.path, make_runner)
+            self.repository = Repository(self.path, make_runner,
+                                         warmup_rows=batch_sizes(self.max_batch_size))
         except NotFound as exc:
             raise errors.ArtifactError(str(exc)) from None
         self.metrics = Metrics(self.repository)
@@ -135,9 +145,19 @@ class Server:
         port = self._socket.getsockname()[1]
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{shown}:{port}"
+        # httptools (C) parses HTTP where installed: h11, uvicorn's fallback, costs
+        # more per request than the rest of the path (cProfile of the event loop).
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=_GRACE_SECONDS, server_header=False)
+                                timeout_graceful_shutdown=_GRACE_SECONDS, server_header=False,
+                                proxy_headers=False)
         self._uvicorn = _Uvicorn(config)
+        if self.grpc_port:
+            from kerasexport.serving.grpc import GrpcServer
+
+            self._uvicorn.grpc = GrpcServer(
+                self.repository, self.metrics, version=__version__, host=self.host,
+                port=self.grpc_port, token=self.token, max_body_bytes=body_limit(self.max_body_mb),
+                access_log=not self.quiet)
 
     def start(self):
         """Load, bind, and serve in a background thread; returns once it answers.
@@ -154,8 +174,12 @@ class Server:
                 break
             self._thread.join(0.05)
         if not self._uvicorn.started:
+            failure = self._uvicorn.failure
             self.stop()
+            if failure is not None:
+                raise failure
             raise errors.KerasexportError(f"The server did not start within {_START_TIMEOUT} s.")
+        self._note_grpc()
         self.repository.start_polling(self.poll_seconds)
         _warn_if_open(self.host, self.token)
         return self
@@ -163,14 +187,27 @@ class Server:
     def run(self, announce=True):
         """Serve in this thread until SIGINT or SIGTERM, then stop gracefully."""
         self._prepare()
-        if announce:
-            print(self.describe(), flush=True)
-        _warn_if_open(self.host, self.token)
-        self.repository.start_polling(self.poll_seconds)
+
+        def started():
+            self._note_grpc()
+            if announce:
+                print(self.describe(), flush=True)
+            _warn_if_open(self.host, self.token)
+            self.repository.start_polling(self.poll_seconds)
+
+        self._uvicorn.on_started = started
         try:
             self._uvicorn.run(sockets=[self._socket])
         finally:
             self._close()
+        if self._uvicorn.failure is not None:
+            raise self._uvicorn.failure
+
+    def _note_grpc(self):
+        grpc = getattr(self._uvicorn, "grpc", None)
+        if grpc is not None and grpc.port:
+            shown = f"[{self.host}]" if ":" in self.host else self.host
+            self.grpc_address = f"{shown}:{grpc.port}"
 
     def stop(self):
         """Stop serving: in-flight requests finish (up to 30 s), then the versions are released."""
@@ -203,6 +240,8 @@ class Server:
                          else f"  {name}: no version available")
             lines.extend(f"    version {v.number} failed to load: {v.error}"
                          for v in versions if v.state == FAILED)
+        if self.grpc_address:
+            lines.append(f"gRPC on {self.grpc_address} (KServe v2 and TF-Serving)")
         return "\n".join(lines)
 
     def __enter__(self):
@@ -229,7 +268,7 @@ def serve(path, host="127.0.0.1", port=DEFAULT_PORT, **options):
         host: `str`. Defaults to `"127.0.0.1"`.
         port: `int`. Defaults to 8501.
         **options: as `Server` (`poll_seconds`, `max_batch_size`,
-            `max_delay_ms`, `max_body_mb`, `token`, `quiet`).
+            `max_delay_ms`, `max_body_mb`, `token`, `quiet`, `grpc_port`).
 
     Raises:
         ArtifactError: `path` holds nothing that can be served.
@@ -361,11 +400,38 @@ def _uvicorn_class():
     import uvicorn
 
     class _Server(uvicorn.Server):
-        """uvicorn's server, minus re-raising the signal after a graceful stop.
+        """uvicorn's server, minus re-raising the signal after a graceful stop, plus gRPC.
 
         uvicorn re-sends SIGTERM to itself once shut down, so the process
-        would die by the signal; a server stopped on request exits 0.
+        would die by the signal; a server stopped on request exits 0. The
+        gRPC server (`grpc`, when set) starts on uvicorn's event loop before
+        HTTP listens, and stops with it, letting calls in flight finish.
+        `on_started` is called once both listen.
         """
+
+        grpc = None
+        on_started = None
+        failure = None
+
+        async def startup(self, sockets=None):
+            if self.grpc is not None:
+                try:
+                    await self.grpc.start()
+                except errors.KerasexportError as exc:
+                    self.failure = exc
+                    self.should_exit = True
+                    return
+            await super().startup(sockets=sockets)
+            if self.started and self.on_started is not None:
+                self.on_started()
+
+        async def shutdown(self, sockets=None):
+            import asyncio
+
+            stopping = [super().shutdown(sockets=sockets)]
+            if self.grpc is not None:
+                stopping.append(self.grpc.stop(_GRACE_SECONDS))
+            await asyncio.gather(*stopping)
 
         @contextlib.contextmanager
         def capture_signals(self):

@@ -1,0 +1,112 @@
+"""gRPC: KServe v2 / Triton and TensorFlow Serving on one port, beside HTTP.
+
+`GrpcServer` runs grpcio's asyncio server on the event loop uvicorn runs
+(started and stopped by `serving.server`), so both transports share the
+repository, the runners and their batchers, the statistics and the
+metrics. The services, one module each: `kserve`
+(``inference.GRPCInferenceService``) and `tfserving`
+(``tensorflow.serving.PredictionService`` and ``ModelService``); what
+their methods share (token, size limit, status codes, metrics) is `calls`.
+"""
+
+import logging
+
+from kerasexport import errors
+from kerasexport.serving.grpc.calls import Calls
+
+logger = logging.getLogger("kerasexport.serve")
+
+DEFAULT_PORT = 8500
+# grpcio refuses messages over its own limit before the handler sees them, in
+# its words; up to this limit (a bound on memory) the handler refuses in ours.
+_READ_FACTOR = 4
+_READ_EXTRA = 64 * 2**20
+
+
+class GrpcServer:
+    """grpcio's asyncio server with both services.
+
+    Args:
+        repository: the `Repository`.
+        metrics: the server's `Metrics`.
+        version: `str`, the server version (ServerMetadata).
+        host: `str`, the address to bind.
+        port: `int`; 0 picks a free one.
+        token: `str` or `None`.
+        max_body_bytes: `int`, larger messages get RESOURCE_EXHAUSTED.
+        access_log: `bool`.
+
+    Attributes:
+        port: the bound port, once `start()` has run.
+    """
+
+    def __init__(self, repository, metrics, *, version, host, port, token, max_body_bytes,
+                 access_log):
+        self.repository = repository
+        self.host = host
+        self.port = port
+        self.version = version
+        self.calls = Calls(metrics, token=token, max_body_bytes=max_body_bytes, access_log=access_log)
+        self.max_body_bytes = max_body_bytes
+        self._server = None
+
+    async def start(self):
+        """Bind and start serving, on the running event loop.
+
+        Raises:
+            KerasexportError: the address cannot be bound.
+        """
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self._asked = self.port
+        try:
+            _check_free(self.host, self.port)  # before grpcio (which logs its own failure) and imports
+        except OSError:
+            raise self._unavailable(shown) from None
+
+        import grpc
+
+        from kerasexport.serving.grpc import kserve, tfserving
+
+        limit = min(self.max_body_bytes * _READ_FACTOR + _READ_EXTRA, 2**31 - 1)
+        self._server = grpc.aio.server(options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", -1),
+            ("grpc.so_reuseport", 0),
+        ])
+        handlers = [kserve.handler(self.repository, self.calls, self.version)]
+        handlers += tfserving.handlers(self.repository, self.calls)
+        if len(handlers) == 1:
+            logger.warning("gRPC: TF-Serving's API is off: tensorflow-serving-api (and TensorFlow) "
+                           "are not installed; KServe v2 is served")
+        self._server.add_generic_rpc_handlers(handlers)
+        try:
+            self.port = self._server.add_insecure_port(f"{shown}:{self.port}")
+        except RuntimeError:
+            self.port = 0
+        if not self.port:
+            raise self._unavailable(shown)
+        await self._server.start()
+        return self.port
+
+    def _unavailable(self, shown):
+        return errors.KerasexportError(
+            f"Cannot listen for gRPC on {shown}:{self._asked}: the port is in use or the address "
+            "is not available. Pick another --grpc-port (0 turns gRPC off).")
+
+    async def stop(self, grace):
+        """Stop accepting calls; let those in flight finish within `grace` seconds."""
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
+
+
+def _check_free(host, port):
+    """Raise `OSError` when `host:port` cannot be bound now."""
+    import socket
+
+    if not port:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
