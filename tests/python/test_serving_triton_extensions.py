@@ -48,6 +48,7 @@ def test_model_config_says_what_the_server_does(triton):
     assert [(t["data_type"], t["dims"]) for t in config["input"]] == [("TYPE_FP32", [4])]
     assert [(t["data_type"], t["dims"]) for t in config["output"]] == [("TYPE_FP32", [3])]
     assert config["dynamic_batching"]["max_queue_delay_microseconds"] == 2000
+    assert config["parameters"]["precision"] == {"string_value": "float32"}
     assert triton.get_model_config("mlp", "1")["name"] == "mlp"
 
 
@@ -68,7 +69,8 @@ def test_the_config_parses_as_tritons_model_config(triton):
     from google.protobuf import json_format
     from tritonclient.grpc import model_config_pb2
 
-    json_format.ParseDict(triton.get_model_config("mlp"), model_config_pb2.ModelConfig())
+    parsed = json_format.ParseDict(triton.get_model_config("mlp"), model_config_pb2.ModelConfig())
+    assert parsed.parameters["precision"].string_value == "float32"
 
 
 def test_statistics_count_requests_rows_and_runtime_calls(triton):

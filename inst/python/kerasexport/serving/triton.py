@@ -52,7 +52,8 @@ def model_config(model, served):
         "input": [tensor(t, False) for t in endpoint.inputs],
         "output": [tensor(t, True) for t in endpoint.outputs],
         "instance_group": [{"name": f"{model}_0", "kind": "KIND_CPU", "count": 1}],
-        "parameters": {},
+        # ModelConfig's free-form parameters: the precision the artifact was exported at.
+        "parameters": {"precision": {"string_value": artifact.precision}},
     }
     if batched and rows > 1:
         config["dynamic_batching"] = {
