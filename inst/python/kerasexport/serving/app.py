@@ -22,15 +22,16 @@ from starlette.routing import Route
 from kerasexport import errors
 from kerasexport.codec import kserve as kserve_codec
 from kerasexport.codec import tfserving as tfserving_codec
-from kerasexport.serving import kserve, tfserving
+from kerasexport.serving import kserve, page, tfserving
 from kerasexport.serving.batching import in_thread
 from kerasexport.serving.errors import BadRequest, BodyTooLarge, ServeError, Unauthorized
 from kerasexport.serving.repository import AVAILABLE
 
 logger = logging.getLogger("kerasexport.serve")
 
-# Health routes stay open when a token is required (load balancers probe them).
-OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})
+# Health routes stay open when a token is required (load balancers probe them),
+# and so do the page and its files (they hold nothing of the models).
+OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"}) | page.OPEN_PATHS
 JSON = "application/json"
 # Bodies larger than this are decoded in a worker thread, not on the event loop.
 _THREAD_DECODE_BYTES = 256 * 1024
@@ -73,7 +74,7 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
         Route("/v2/models/{model}/infer", handlers.v2_infer, methods=["POST"]),
         Route("/v2/models/{model}/versions/{version}/infer", handlers.v2_infer, methods=["POST"]),
         Route("/metrics", handlers.prometheus, methods=["GET"]),
-    ]
+    ] + page.routes(repository, version=version, token=token is not None)
     app = Starlette(routes=routes, exception_handlers={
         ServeError: _serve_error, errors.InputError: _bad_input, HTTPException: _http_error,
         Exception: _internal_error,
@@ -101,7 +102,8 @@ async def _http_error(request, exc):
     if exc.status_code == 404:
         message = (f"No route for {request.method} {request.url.path}. Routes: /v1/models/<model>"
                    "[/versions/<v>][/metadata|:predict], /v2/models/<model>[/versions/<v>]"
-                   "[/ready|/infer], /v2/health/live, /v2/health/ready, /metrics.")
+                   "[/ready|/infer], /v2/health/live, /v2/health/ready, /metrics, / (the page), "
+                   "/openapi.json, /docs.")
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}."
     else:
