@@ -8,6 +8,12 @@
   var main = document.getElementById("models");
   var status = document.getElementById("status");
 
+  // JSON with one line per array of numbers (strings hold no raw newline, so only layout changes).
+  function pretty(value) {
+    return JSON.stringify(value, null, 1).replace(/\[\n\s*(-?[\d.eE+-]+(?:,\n\s*-?[\d.eE+-]+)*)\n\s*\]/g,
+      function (match, inner) { return "[" + inner.split(/,\n\s*/).join(", ") + "]"; });
+  }
+
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
   function headers(extra) {
@@ -162,7 +168,7 @@
     function showEndpoint() {
       var e = endpoint();
       signature.replaceChildren(tensorTable("input", e.inputs), tensorTable("output", e.outputs));
-      request.value = JSON.stringify(e.example, null, 1);
+      request.value = pretty(e.example);
       images.replaceChildren.apply(images, e.inputs.filter(function (t) { return t.image; }).map(function (t) {
         return imagePicker(t, e, request);
       }));
@@ -186,7 +192,7 @@
               if (response.status === 401) askForToken(body && body.error);
               result.replaceChildren(meta, el("p", {class: "error", text: body && body.error ? body.error : text}));
             } else {
-              result.replaceChildren(meta, el("pre", {class: "answer", text: JSON.stringify(body, null, 1)}));
+              result.replaceChildren(meta, el("pre", {class: "answer", text: pretty(body)}));
             }
           });
         })
@@ -237,7 +243,7 @@
           if (typeof body.inputs !== "object" || Array.isArray(body.inputs)) body.inputs = {};
           body.inputs[tensor.name] = value;
         }
-        request.value = JSON.stringify(body);
+        request.value = pretty(body);
       }).catch(function (error) {
         note.textContent = tensor.name + ": cannot read this image (" + error.message + ")";
       });
