@@ -8,6 +8,15 @@
 #' (`/v2/...`), so clients written for those servers work unchanged, and the
 #' same folder moves to them unchanged. Prometheus metrics are at `/metrics`.
 #'
+#' The server's own page, at its address (`"<url>/"`), lists the models, their
+#' versions and signatures, and has a form per model that sends a request
+#' (image inputs also take a PNG or JPEG file) and shows the answer, its
+#' latency, or the server's error message. `"<url>/openapi.json"` is the
+#' OpenAPI 3.1 description of every route, with each model's request and
+#' response schemas, and `"<url>/docs"` shows it with Swagger UI. Every file
+#' is served by the server itself: no internet access is needed. The page's
+#' address is printed on start; `open = TRUE` opens it in the browser.
+#'
 #' The repository is scanned every `poll_seconds`: a new version directory
 #' (for example one written by `export_savedmodel(model, "models/cnn/3")`) is
 #' loaded, run once, and swapped in without failing a request; requests
@@ -41,6 +50,9 @@
 #'   start the server in a child process and return once it answers.
 #' @param timeout Seconds to wait for the server to load its models and
 #'   answer. Defaults to 120.
+#' @param open `TRUE` to open the server's page in the browser
+#'   ([utils::browseURL()]) once the server answers. Defaults to
+#'   [interactive()].
 #' @returns A `kerasexport_server` object: print it for its URL and models;
 #'   `$url` is the base URL. In the foreground, returned invisibly once the
 #'   server has stopped.
@@ -68,7 +80,7 @@
 #'
 #' stop_server(server)
 serve_artifact <- function(path, host = "127.0.0.1", port = 8501, ..., background = FALSE,
-                           timeout = 120) {
+                           timeout = 120, open = interactive()) {
   call <- rlang::current_env()
   check_string(path)
   check_string(host)
@@ -76,6 +88,9 @@ serve_artifact <- function(path, host = "127.0.0.1", port = 8501, ..., backgroun
   timeout <- check_whole(timeout, "timeout", 1, Inf, call)
   if (!(is.logical(background) && length(background) == 1 && !is.na(background))) {
     abort_kerasexport("argument", "{.arg background} must be {.code TRUE} or {.code FALSE}, not {obj_type(background)}.")
+  }
+  if (!(is.logical(open) && length(open) == 1 && !is.na(open))) {
+    abort_kerasexport("argument", "{.arg open} must be {.code TRUE} or {.code FALSE}, not {obj_type(open)}.")
   }
   options <- server_options(list(...), call)
   path <- normalizePath(path.expand(path), mustWork = FALSE)
@@ -90,6 +105,13 @@ serve_artifact <- function(path, host = "127.0.0.1", port = 8501, ..., backgroun
   }
   server <- start_server(path, host, port, options, call)
   wait_until_ready(server, timeout, call)
+  page <- page_url(server)
+  if (background) {
+    cli::cli_inform(c(i = "The server's page: {.url {page}}"))
+  }
+  if (open) {
+    utils::browseURL(page)
+  }
   if (background) {
     return(server)
   }
@@ -223,6 +245,9 @@ new_server <- function(process, log, token) {
 
 is_server <- function(x) inherits(x, "kerasexport_server")
 
+# The server's page: its address with a trailing slash.
+page_url <- function(server) paste0(server$url, "/")
+
 # The child prints "Serving on <url>" once its models are loaded, then
 # listens: wait for that line, then for the live check to answer.
 wait_until_ready <- function(server, timeout, call) {
@@ -328,6 +353,7 @@ print.kerasexport_server <- function(x, ...) {
   status <- if (alive) "running" else "stopped"
   lines <- c(
     "*" = "URL: {x$url %||% 'not started'}",
+    if (!is.null(x$url)) c("*" = "Page: {page_url(x)}"),
     "*" = "Status: {status}"
   )
   models <- if (alive && !is.null(x$url)) server_models(x) else NULL
