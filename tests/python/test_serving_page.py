@@ -260,3 +260,15 @@ def test_unknown_paths_still_get_the_json_404(server):
     status, body = client.json("GET", "/nowhere")
     assert status == 404 and "No route" in body["error"] and "/openapi.json" in body["error"]
     client.close()
+
+
+def test_with_a_token_the_document_says_so_and_stays_valid(guarded):
+    validator = pytest.importorskip("openapi_spec_validator", reason="openapi-spec-validator is not installed")
+    client = serving_kit.Client(guarded.url, token=TOKEN)
+    status, doc = client.json("GET", "/openapi.json")
+    client.close()
+    assert status == 200
+    validator.validate(doc, cls=validator.OpenAPIV31SpecValidator)
+    assert doc["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
+    assert doc["paths"]["/"]["get"]["security"] == []
+    assert "401" in doc["paths"]["/v1/models/mlp:predict"]["post"]["responses"]

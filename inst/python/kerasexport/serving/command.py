@@ -28,7 +28,10 @@ def serve(path, host, port, poll_seconds, max_batch_size, max_delay_ms, max_body
     PATH is one artifact (served as version 1 of a model named after it) or
     a repository ROOT/<model>/<version>/ as TF-Serving and Triton lay it out.
     Speaks TF-Serving's REST API (/v1/models/...) and KServe v2 (/v2/...);
-    Prometheus metrics at /metrics. Stop with Ctrl+C or SIGTERM.
+    Prometheus metrics at /metrics. The address printed on start, /, is a
+    page to try each model in a browser; /openapi.json describes every
+    route and each model's request and response schemas, shown by /docs.
+    Stop with Ctrl+C or SIGTERM.
     """
     _server.serve(path, host, port, poll_seconds=poll_seconds, max_batch_size=max_batch_size,
                   max_delay_ms=max_delay_ms, max_body_mb=max_body_mb, token=token or None,
