@@ -103,6 +103,11 @@ CASES = [
                                                                             "declare 16"]),
     ("v2 unknown model", "POST", "/v2/models/nope/infer", _v2([_fp32("x", [1, 4], ROW4)]), {}, 404,
      ["'nope' not found"]),
+    # Found by schemathesis (test_serving_openapi.py): a shape whose size overflows int64 was a 500.
+    ("v2 shape too large to exist", "POST", V2_MLP, _v2([_fp32("x", [2**62, 4], [])]), {}, 400,
+     ["0 values", "needs 18446744073709551616"]),
+    ("unknown model, bad body", "POST", "/v1/models/nope:predict", b"{", {}, 404, ["'nope' not found"]),
+    ("v2 unknown model, bad body", "POST", "/v2/models/nope/infer", b"[]", {}, 404, ["'nope' not found"]),
     ("runtime failure", "POST", "/v1/models/picky:predict", b'{"instances": [[-1.0, 2.0]]}', {}, 500,
      ["runtime failed", "negative input"]),
 ]
@@ -139,6 +144,11 @@ def test_bad_request_gets_a_json_error(client, serving_artifacts, case):
     assert "Traceback" not in message and serving_artifacts.root not in message
     assert "/tmp" not in message and "site-packages" not in message
     assert client.request("GET", "/v2/health/live")[0] == 200
+
+
+def test_a_wrong_method_on_predict_names_the_method_it_takes(client):
+    status, headers, _ = client.request("OPTIONS", "/v1/models/mlp/versions/1:predict")
+    assert status == 405 and headers["allow"] == "POST"
 
 
 def test_the_server_still_answers_after_every_bad_request(client):

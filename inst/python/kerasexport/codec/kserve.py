@@ -16,6 +16,7 @@ process), and a client must not fail when a new version lands.
 """
 
 import dataclasses
+import math
 import struct
 
 import numpy as np
@@ -137,7 +138,7 @@ def _tensor_header(item, i):
 
 
 def _from_binary(raw, datatype, shape, name):
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # exact: a huge shape must not wrap around
     if datatype == "BYTES":
         values, offset = [], 0
         while offset < len(raw):
@@ -163,7 +164,7 @@ def _from_binary(raw, datatype, shape, name):
 def _from_json(data, datatype, shape, name):
     info = TensorInfo(name, "string" if datatype == "BYTES" else str(tensors.v2_numpy(datatype)), None)
     array = tensors.to_array(data, info, f"input {name!r}")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # exact: a huge shape must not wrap around
     if array.size != count:
         raise RequestError(f"Input {name!r} has {array.size} values; shape {shape} needs {count}.")
     return array.reshape(shape)

@@ -57,12 +57,14 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
     """
     handlers = _Handlers(repository, metrics, version)
     routes = [
+        # :predict first: "/v1/models/m:predict" also fits "/v1/models/{model}", and the first
+        # route a path fits names the methods a 405 allows.
+        Route("/v1/models/{model}:predict", handlers.tfs_predict, methods=["POST"]),
+        Route("/v1/models/{model}/versions/{version}:predict", handlers.tfs_predict, methods=["POST"]),
         Route("/v1/models/{model}", handlers.tfs_status, methods=["GET"]),
         Route("/v1/models/{model}/versions/{version}", handlers.tfs_status, methods=["GET"]),
         Route("/v1/models/{model}/metadata", handlers.tfs_metadata, methods=["GET"]),
         Route("/v1/models/{model}/versions/{version}/metadata", handlers.tfs_metadata, methods=["GET"]),
-        Route("/v1/models/{model}:predict", handlers.tfs_predict, methods=["POST"]),
-        Route("/v1/models/{model}/versions/{version}:predict", handlers.tfs_predict, methods=["POST"]),
         Route("/v2", handlers.v2_server, methods=["GET"]),
         Route("/v2/health/live", handlers.v2_live, methods=["GET"]),
         Route("/v2/health/ready", handlers.v2_ready, methods=["GET"]),
@@ -141,6 +143,7 @@ class _Handlers:
     async def tfs_predict(self, request):
         """POST /v1/models/{m}[/versions/{v}]:predict, row or columnar format."""
         model, version = _reference(request)
+        self.repository.get(model, version)  # an unknown model is a 404 whatever the body
         body = await request.body()
         decoded = await _decode(tfserving_codec.decode_predict, body)
         with self.repository.use(model, version) as served:
@@ -186,6 +189,7 @@ class _Handlers:
     async def v2_infer(self, request):
         """POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensors."""
         model, version = _reference(request)
+        self.repository.get(model, version)  # an unknown model is a 404 whatever the body
         body = await request.body()
         decoded = await _decode(kserve_codec.decode_infer, body,
                                 request.headers.get(kserve_codec.HEADER_LENGTH))

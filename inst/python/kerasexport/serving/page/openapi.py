@@ -67,8 +67,11 @@ def document(models, *, version, token):
 _OPEN = {"/v2/health/live", "/v2/health/ready", "/", "/docs", "/page/{asset}", "/docs/{asset}"}
 
 
-def _operation(summary, responses, *, parameters=(), body=None, operation_id=None, tags=()):
+def _operation(summary, responses, *, parameters=(), body=None, operation_id=None, tags=(),
+               description=None):
     operation = {"summary": summary, "responses": responses}
+    if description:
+        operation["description"] = description
     if operation_id:
         operation["operationId"] = operation_id
     if tags:
@@ -170,7 +173,7 @@ def _kserve_paths(served):
         "/v2/repository/index": {"post": _operation(
             "Each version's state and load error (Triton's repository extension).",
             {"200": _ok({"$ref": "#/components/schemas/RepositoryIndex"})},
-            body={"required": False, "content": {JSON: {"schema": {"type": "object"}}}},
+            body={"required": False, "content": {JSON: {"schema": {"description": "Ignored."}}}},
             operation_id="v2_index", tags=["kserve"])},
     }
     metadata = {"get": _operation("Model metadata of the default endpoint.",
@@ -181,8 +184,8 @@ def _kserve_paths(served):
     infer = {"post": _operation(
         "Infer with a model this document has no path of its own for: 404.",
         {"200": _infer_ok({"$ref": "#/components/schemas/InferResponse"}), **_post_errors()},
-        body=_infer_body({"$ref": "#/components/schemas/InferRequest"}),
-        parameters=[_HEADER_LENGTH], tags=["kserve"])}
+        body=_infer_body({"$ref": "#/components/schemas/InferRequest"}), tags=["kserve"],
+        description=_BINARY)}
     for suffix, item in (("", metadata), ("/ready", ready)):
         for versioned in (False, True):
             path = "/v2/models/{model}" + ("/versions/{version}" if versioned else "") + suffix
@@ -200,12 +203,6 @@ def _with_parameters(item, versioned, exclude):
     return {method: operation}
 
 
-_HEADER_LENGTH = {"name": "Inference-Header-Content-Length", "in": "header", "required": False,
-                  "schema": {"type": "integer", "minimum": 0},
-                  "description": "Binary tensor extension: the length of the JSON header, "
-                                 "followed by the inputs' binary data."}
-
-
 def _post_errors():
     return _refs(("400", "BadRequest"), ("404", "NotFound"), ("413", "TooLarge"),
                  ("500", "RuntimeFailure"))
@@ -219,10 +216,13 @@ def _body(schema, example=None):
 
 
 def _infer_body(schema, example=None):
-    body = _body(schema, example)
-    body["content"]["application/octet-stream"] = {
-        "schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
-    return body
+    return _body(schema, example)
+
+
+_BINARY = ("Triton's binary tensor extension is taken too: a body of the JSON request followed by "
+           "each input's bytes (an input's parameters give its binary_data_size), with the header "
+           "Inference-Header-Content-Length giving the JSON part's length. It is described here, "
+           "not as a request body, because that header goes with that body only.")
 
 
 def _infer_ok(schema):
@@ -248,8 +248,8 @@ def _model_paths(name, versions):
         paths[f"/v2/models/{name}{prefix}/infer"] = {"post": _operation(
             f"Infer with {name}, {which} (KServe v2 tensors).",
             {"200": _infer_ok(_infer_response(artifact)), **_post_errors()},
-            body=_infer_body(_infer_request(artifact), _infer_example(artifact)),
-            parameters=[_HEADER_LENGTH], tags=[name])}
+            body=_infer_body(_infer_request(artifact), _infer_example(artifact)), tags=[name],
+            description=_BINARY)}
     return paths
 
 
@@ -412,8 +412,12 @@ _COMPONENTS = {
                     "outputs": {"type": "object", "additionalProperties": _SIGNATURE_TENSOR},
                     "method_name": {"type": "string"}}}}}},
             "kerasexport": {"type": "object"}}}}},
-    "PredictRequest": {"type": "object", "properties": {
-        "signature_name": {"type": "string"}, "instances": {"type": "array"}, "inputs": {}}},
+    "PredictRequest": {"anyOf": [
+        {"type": "object", "required": ["instances"], "properties": {
+            "signature_name": {"type": "string"}, "instances": {"type": "array", "minItems": 1},
+            "inputs": False}},
+        {"type": "object", "required": ["inputs"], "properties": {
+            "signature_name": {"type": "string"}, "instances": False}}]},
     "PredictResponse": {"type": "object", "properties": {"predictions": {"type": "array"}, "outputs": {}}},
     "ServerMetadata": {"type": "object", "required": ["name", "version", "extensions"], "properties": {
         "name": {"type": "string"}, "version": {"type": "string"},

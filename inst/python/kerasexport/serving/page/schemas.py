@@ -20,8 +20,9 @@ from kerasexport import dtypes
 
 # Standard base64, as `base64.b64decode(validate=True)` reads it.
 BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
-# The largest finite value of each float dtype the codec casts into.
-_FLOAT_LIMITS = {"float16": 65504.0, "float32": float(np.finfo(np.float32).max)}
+# Where a double starts to round to infinity in each float dtype the codec casts into
+# (half a step above the largest finite value), which the codec refuses as an overflow.
+_FLOAT_LIMITS = {"float16": 65520.0, "float32": float(2**128 - 2**103)}
 
 
 def element(dtype):
@@ -37,7 +38,7 @@ def element(dtype):
         return {"type": "integer", "minimum": int(info.min), "maximum": int(info.max)}
     if dtype in _FLOAT_LIMITS:
         limit = _FLOAT_LIMITS[dtype]
-        return {"type": "number", "minimum": -limit, "maximum": limit}
+        return {"type": "number", "exclusiveMinimum": -limit, "exclusiveMaximum": limit}
     return {"type": "number"}  # float64; bfloat16 is refused by the codec
 
 
