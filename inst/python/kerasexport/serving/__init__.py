@@ -3,7 +3,8 @@
 `serve()` blocks; `Server` runs in the background. The parts, one concern
 each: `repository` (models, versions, polling, swaps), `batching` (runs and
 merges requests), `tfserving` and `kserve` (one protocol each), `app` (the
-routes), `metrics`, `server` (uvicorn), `command` (``kerasexport serve``).
+routes), `metrics`, `server` (uvicorn), `command` (``kerasexport serve``),
+`page` (the page at ``/``, ``/openapi.json``, ``/docs``).
 
 The package is `serving`, not `serve`, so that `kerasexport.serve` stays the
 function: importing a submodule `kerasexport.serve.x` would replace it.
