@@ -106,7 +106,7 @@ def decode_infer(body, header_length):
         raise RequestError(f"The body has {len(binary)} bytes of binary data after the JSON header, "
                          f"but the inputs declare {offset}.")
     return InferRequest(request_id, arrays, _requested_outputs(request.get("outputs")),
-                        bool(parameters.get("binary_data_output", False)))
+                        _flag(parameters.get("binary_data_output"), "\"binary_data_output\"") or False)
 
 
 def _object(value, what):
@@ -117,6 +117,13 @@ def _object(value, what):
     return value
 
 
+def _flag(value, what):
+    """A boolean parameter, or `None` when absent."""
+    if value is not None and not isinstance(value, bool):
+        raise RequestError(f"{what} must be true or false, received a JSON {tensors.json_type(value)}.")
+    return value
+
+
 def _tensor_header(item, i):
     if not isinstance(item, dict):
         raise RequestError(f"inputs[{i}] must be a JSON object, received a JSON {tensors.json_type(item)}.")
@@ -124,6 +131,8 @@ def _tensor_header(item, i):
     if not isinstance(name, str):
         raise RequestError(f"inputs[{i}] has no \"name\" string.")
     shape = item.get("shape")
+    if isinstance(shape, list):  # 2.0 is a whole number to JSON (and to JSON Schema's "integer")
+        shape = [int(d) if isinstance(d, float) and d.is_integer() else d for d in shape]
     if not isinstance(shape, list) or not all(
             isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise RequestError(f"Input {name!r}: \"shape\" must be a list of non-negative whole numbers, "
@@ -180,7 +189,7 @@ def _requested_outputs(items):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise RequestError(f"outputs[{i}] must be an object with a \"name\" string.")
         binary = _object(item.get("parameters"), f"outputs[{i}].parameters").get("binary_data")
-        requested.append((item["name"], None if binary is None else bool(binary)))
+        requested.append((item["name"], _flag(binary, f"outputs[{i}].parameters.binary_data")))
     return requested
 
 

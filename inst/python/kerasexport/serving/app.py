@@ -215,6 +215,8 @@ def _reference(request):
     params = request.path_params
     version = params.get("version")
     if version is not None:
+        if version.endswith(":predict") and request.method != "POST":  # a :predict path, read as status
+            raise HTTPException(405, headers={"Allow": "POST"})
         if not (version.isascii() and version.isdigit()) or int(version) == 0:
             raise BadRequest(f"Version {version[:40]!r} is not a version number; expected a "
                              "positive whole number.")

@@ -259,7 +259,8 @@ def _predict_request(artifact):
     for endpoint in artifact.endpoints.values():
         names = [endpoint.name] + (["serving_default"] if endpoint is default
                                     and "serving_default" not in artifact.endpoints else [])
-        signature = {"type": "string", "enum": names}
+        # No name, null or "" mean the default endpoint, as the codec reads them.
+        signature = {"enum": names + (["", None] if endpoint is default else [])}
         required = [] if endpoint is default else ["signature_name"]
         rows = {"type": "object", "required": required + ["instances"],
                 "properties": {"signature_name": signature, "instances": _instances(endpoint),
@@ -337,14 +338,14 @@ def _infer_request(artifact):
     names = [t.name for t in endpoint.outputs]
     return {"type": "object", "required": ["inputs"], "properties": {
         "id": {"type": "string"},
-        "parameters": {"type": "object", "properties": {"binary_data_output": {"type": "boolean"}}},
+        "parameters": {"type": "object", "properties": {"binary_data_output": {"type": ["boolean", "null"]}}},
         "inputs": {"type": "array", "minItems": len(endpoint.inputs), "maxItems": len(endpoint.inputs),
                    "prefixItems": [tensor(t) for t in endpoint.inputs], "items": False},
         "outputs": {"type": "array", "items": {
             "type": "object", "required": ["name"],
             "properties": {"name": {"type": "string"} if len(names) == 1 else {"enum": names},
                            "parameters": {"type": "object",
-                                          "properties": {"binary_data": {"type": "boolean"}}}}}},
+                                          "properties": {"binary_data": {"type": ["boolean", "null"]}}}}}},
     }}
 
 

@@ -33,13 +33,14 @@ def element(dtype):
             "properties": {"b64": {"type": "string", "pattern": BASE64}}}]}
     if dtype == "bool":
         return {"anyOf": [{"type": "boolean"}, {"enum": [0, 1]}]}
+    # Booleans are numbers to the codec (0 and 1), as to NumPy.
     if dtype in dtypes.INTEGER:
         info = np.iinfo(dtype)
-        return {"type": "integer", "minimum": int(info.min), "maximum": int(info.max)}
+        return {"type": ["integer", "boolean"], "minimum": int(info.min), "maximum": int(info.max)}
     if dtype in _FLOAT_LIMITS:
         limit = _FLOAT_LIMITS[dtype]
-        return {"type": "number", "exclusiveMinimum": -limit, "exclusiveMaximum": limit}
-    return {"type": "number"}  # float64; bfloat16 is refused by the codec
+        return {"type": ["number", "boolean"], "exclusiveMinimum": -limit, "exclusiveMaximum": limit}
+    return {"type": ["number", "boolean"]}  # float64; bfloat16 is refused by the codec
 
 
 def output_element(dtype):
@@ -82,16 +83,20 @@ def tensor(info, *, rows=False, output=False):
         for _ in dims:
             schema = {"type": "array", "items": schema}
         return schema
-    return nested(dims, leaf)
+    schema = nested(dims, leaf)
+    if not rows and len(dims) == 1 and dims[0] is None:
+        schema["minItems"] = 0  # an empty batch of a rank-1 input is a tensor of shape (0,)
+    return schema
 
 
 def v2_shape(info):
-    """The schema of a V2 request tensor's ``shape``: fixed sizes as they are, dynamic from 1."""
+    """The schema of a V2 request tensor's ``shape``: fixed sizes as they are, dynamic from 1
+    (the batch from 0: an empty batch is answered with empty outputs)."""
     if info.shape is None:
         return {"type": "array", "items": {"type": "integer", "minimum": 0}}
     return {"type": "array", "minItems": len(info.shape), "maxItems": len(info.shape),
-            "prefixItems": [{"type": "integer", "minimum": 1} if d is None else {"const": d}
-                            for d in info.shape], "items": False}
+            "prefixItems": [{"type": "integer", "minimum": 0 if i == 0 else 1} if d is None
+                            else {"const": d} for i, d in enumerate(info.shape)], "items": False}
 
 
 def v2_data(info):
