@@ -18,6 +18,15 @@
 #' `ModelService`, sharing the models, versions and batches with HTTP.
 #' `$grpc` is then its address (`"127.0.0.1:8500"`).
 #'
+#' The server's own page, at its address (`"<url>/"`), lists the models, their
+#' versions and signatures, and has a form per model that sends a request
+#' (image inputs also take a PNG or JPEG file) and shows the answer, its
+#' latency, or the server's error message. `"<url>/openapi.json"` is the
+#' OpenAPI 3.1 description of every route, with each model's request and
+#' response schemas, and `"<url>/docs"` shows it with Swagger UI. Every file
+#' is served by the server itself: no internet access is needed. The page's
+#' address is printed on start; `open = TRUE` opens it in the browser.
+#'
 #' The repository is scanned every `poll_seconds`: a new version directory
 #' (for example one written by `export_savedmodel(model, "models/cnn/3")`) is
 #' loaded, run once at each batch size it will be sent (so the first request
@@ -54,6 +63,9 @@
 #'   start the server in a child process and return once it answers.
 #' @param timeout Seconds to wait for the server to load its models and
 #'   answer. Defaults to 120.
+#' @param open `TRUE` to open the server's page in the browser
+#'   ([utils::browseURL()]) once the server answers. Defaults to
+#'   [interactive()].
 #' @returns A `kerasexport_server` object: print it for its URL and models;
 #'   `$url` is the base URL, `$grpc` the gRPC address (or `NULL`). In the foreground, returned invisibly once the
 #'   server has stopped.
@@ -84,7 +96,7 @@
 #'
 #' stop_server(server)
 serve_artifact <- function(path, host = "127.0.0.1", port = 8501, grpc_port = NULL, ...,
-                           background = FALSE, timeout = 120) {
+                           background = FALSE, timeout = 120, open = interactive()) {
   call <- rlang::current_env()
   check_string(path)
   check_string(host)
@@ -93,6 +105,9 @@ serve_artifact <- function(path, host = "127.0.0.1", port = 8501, grpc_port = NU
   timeout <- check_whole(timeout, "timeout", 1, Inf, call)
   if (!(is.logical(background) && length(background) == 1 && !is.na(background))) {
     abort_kerasexport("argument", "{.arg background} must be {.code TRUE} or {.code FALSE}, not {obj_type(background)}.")
+  }
+  if (!(is.logical(open) && length(open) == 1 && !is.na(open))) {
+    abort_kerasexport("argument", "{.arg open} must be {.code TRUE} or {.code FALSE}, not {obj_type(open)}.")
   }
   options <- server_options(list(...), call)
   path <- normalizePath(path.expand(path), mustWork = FALSE)
@@ -107,6 +122,13 @@ serve_artifact <- function(path, host = "127.0.0.1", port = 8501, grpc_port = NU
   }
   server <- start_server(path, host, port, grpc_port %||% 0, options, call)
   wait_until_ready(server, timeout, call)
+  page <- page_url(server)
+  if (background) {
+    cli::cli_inform(c(i = "The server's page: {.url {page}}"))
+  }
+  if (open) {
+    utils::browseURL(page)
+  }
   if (background) {
     return(server)
   }
@@ -242,6 +264,9 @@ new_server <- function(process, log, token) {
 
 is_server <- function(x) inherits(x, "kerasexport_server")
 
+# The server's page: its address with a trailing slash.
+page_url <- function(server) paste0(server$url, "/")
+
 # The child prints "Serving on <url>" once its models are loaded and it
 # listens (and "gRPC on <address> (...)" with gRPC): wait for that line,
 # then for the live check to answer.
@@ -351,6 +376,7 @@ print.kerasexport_server <- function(x, ...) {
   lines <- c(
     "*" = "URL: {x$url %||% 'not started'}",
     if (!is.null(x$grpc)) c("*" = "gRPC: {x$grpc}"),
+    if (!is.null(x$url)) c("*" = "Page: {page_url(x)}"),
     "*" = "Status: {status}"
   )
   models <- if (alive && !is.null(x$url)) server_models(x) else NULL

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System set-up for a fresh Debian bookworm machine, run as root: R and the R
-# packages from Debian, and a reticulate new enough for NumPy 2. Idempotent:
+# packages from Debian, a reticulate new enough for NumPy 2, and chromium for the
+# page's browser tests (Playwright drives it; no browser is downloaded). Idempotent:
 # each step checks what is there before it acts.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ DEBIAN_PACKAGES=(
   r-cran-cli r-cran-rlang r-cran-withr r-cran-callr r-cran-processx
   r-cran-jsonlite r-cran-curl r-cran-rcpp r-cran-rcpptoml r-cran-here r-cran-png
   r-cran-rappdirs r-cran-matrix pandoc dpkg-dev xz-utils procps
+  chromium
 )
 RETICULATE_MIN="1.38"
 RETICULATE_SOURCE_VERSION="1.41.0.1+dfsg"

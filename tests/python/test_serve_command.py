@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -55,7 +56,11 @@ def served(serving_artifacts):
 def test_start_prints_the_url_and_the_models(served):
     _, lines = served
     assert lines[0].startswith("Serving on http://127.0.0.1:")
-    assert lines[1] == "  model: version 1"
+    url = lines[0].removeprefix("Serving on ")
+    assert lines[1] == f"Page: {url}/ (API: {url}/docs)"
+    assert lines[2] == "  model: version 1"
+    with urllib.request.urlopen(f"{url}/", timeout=10) as page:
+        assert page.status == 200 and b"<title>kerasexport serve</title>" in page.read()
 
 
 def test_sigterm_lets_the_request_in_flight_finish_and_exits_0(served):

@@ -70,6 +70,8 @@ CASES = [
     ("hidden directory", "GET", "/v2/models/.staging/ready", None, {}, 404, ["not found"]),
     ("wrong method", "GET", MLP, None, {}, 404, ["not found"]),
     ("wrong method on v2", "GET", V2_MLP, None, {}, 405, ["GET is not allowed"]),
+    ("wrong method on a version's :predict", "GET", "/v1/models/mlp/versions/1:predict", None, {}, 405,
+     ["GET is not allowed"]),
     ("v2 unknown datatype", "POST", V2_MLP, _v2([_fp32("x", [1, 4], ROW4, datatype="FP33")]), {}, 400,
      ["unknown datatype 'FP33'"]),
     ("v2 no inputs", "POST", V2_MLP, b'{"outputs": []}', {}, 400, ["\"inputs\" must be a non-empty list"]),
@@ -103,6 +105,16 @@ CASES = [
                                                                             "declare 16"]),
     ("v2 unknown model", "POST", "/v2/models/nope/infer", _v2([_fp32("x", [1, 4], ROW4)]), {}, 404,
      ["'nope' not found"]),
+    # Found by schemathesis (test_serving_openapi.py): a shape whose size overflows int64 was a 500.
+    ("v2 shape too large to exist", "POST", V2_MLP, _v2([_fp32("x", [2**62, 4], [])]), {}, 400,
+     ["0 values", "needs 18446744073709551616"]),
+    ("v2 binary_data not a boolean", "POST", V2_MLP, _v2([_fp32("x", [1, 4], ROW4)],
+     outputs=[{"name": "y", "parameters": {"binary_data": {}}}]), {}, 400, ["binary_data must be true or false"]),
+    ("v2 binary_data_output not a boolean", "POST", V2_MLP, _v2([_fp32("x", [1, 4], ROW4)],
+     parameters={"binary_data_output": 1}), {}, 400, ["binary_data_output\" must be true or false"]),
+    ("v2 fractional shape", "POST", V2_MLP, _v2([_fp32("x", [1.5, 4], ROW4)]), {}, 400, ["non-negative whole"]),
+    ("unknown model, bad body", "POST", "/v1/models/nope:predict", b"{", {}, 404, ["'nope' not found"]),
+    ("v2 unknown model, bad body", "POST", "/v2/models/nope/infer", b"[]", {}, 404, ["'nope' not found"]),
     ("runtime failure", "POST", "/v1/models/picky:predict", b'{"instances": [[-1.0, 2.0]]}', {}, 500,
      ["runtime failed", "negative input"]),
 ]
@@ -139,6 +151,16 @@ def test_bad_request_gets_a_json_error(client, serving_artifacts, case):
     assert "Traceback" not in message and serving_artifacts.root not in message
     assert "/tmp" not in message and "site-packages" not in message
     assert client.request("GET", "/v2/health/live")[0] == 200
+
+
+def test_a_v2_shape_of_whole_floats_is_a_shape(client):
+    status, body = client.json("POST", V2_MLP, {"inputs": [_fp32("x", [1.0, 4.0], ROW4)]})
+    assert status == 200 and body["outputs"][0]["shape"] == [1, 3]
+
+
+def test_a_wrong_method_on_predict_names_the_method_it_takes(client):
+    status, headers, _ = client.request("OPTIONS", "/v1/models/mlp/versions/1:predict")
+    assert status == 405 and headers["allow"] == "POST"
 
 
 def test_the_server_still_answers_after_every_bad_request(client):

@@ -18,7 +18,7 @@ serve_fixture <- local({
     for (name in names(models)) {
       export_savedmodel(models[[name]], file.path(root, name, "1", "model.onnx"), format = "onnx")
     }
-    server <- serve_artifact(root, port = 0, background = TRUE, quiet = TRUE)
+    server <- suppressMessages(serve_artifact(root, port = 0, background = TRUE, quiet = TRUE))
     cache <<- list(root = root, models = models, server = server)
     cache
   }
@@ -117,12 +117,44 @@ test_that("HTTP failures are classed errors that say what the server answered", 
   expect_error(load_artifact("http://127.0.0.1:9/v2/models/x"), class = "kerasexport_argument_error")
 })
 
+# The page ----
+
+test_that("prints the page's address, and opens it in the browser with open = TRUE", {
+  skip_unless_serving()
+  fixture <- serve_fixture()
+  opened <- character()
+  withr::local_options(browser = function(url) opened <<- c(opened, url))
+  path <- file.path(fixture$root, "small", "1", "model.onnx")
+  expect_message(
+    server <- serve_artifact(path, port = 0, background = TRUE, quiet = TRUE, open = TRUE),
+    "page: .*http://127\\.0\\.0\\.1:[0-9]+/"
+  )
+  on.exit(stop_server(server), add = TRUE)
+  expect_identical(opened, paste0(server$url, "/"))
+  page <- http_request(opened)
+  expect_identical(page$status, 200L)
+  expect_match(rawToChar(page$body), "<title>kerasexport serve</title>", fixed = TRUE)
+  expect_output(print(server), paste0("Page: ", server$url, "/"), fixed = TRUE)
+})
+
+test_that("open = FALSE opens nothing, and open must be TRUE or FALSE", {
+  skip_unless_serving()
+  fixture <- serve_fixture()
+  withr::local_options(browser = function(url) stop("the browser was opened"))
+  path <- file.path(fixture$root, "small", "1", "model.onnx")
+  server <- suppressMessages(serve_artifact(path, port = 0, background = TRUE, quiet = TRUE, open = FALSE))
+  stop_server(server)
+  expect_false(server$process$is_alive())
+  expect_error(serve_artifact(path, open = "yes"), class = "kerasexport_argument_error")
+  expect_error(serve_artifact(path, open = NA), class = "kerasexport_argument_error")
+})
+
 # stop_server() and no orphans ----
 
 test_that("stop_server() stops the server and can be called again", {
   skip_unless_serving()
   fixture <- serve_fixture()
-  server <- serve_artifact(file.path(fixture$root, "small", "1", "model.onnx"), port = 0, background = TRUE, token = "t0ken")
+  server <- suppressMessages(serve_artifact(file.path(fixture$root, "small", "1", "model.onnx"), port = 0, background = TRUE, token = "t0ken"))
   remote <- load_artifact(paste0(server$url, "/v1/models/model"))
   expect_equal(dim(predict(remote, matrix(0, 2, 4))), c(2L, 3L))
   expect_identical(stop_server(server), server)
@@ -146,7 +178,7 @@ test_that("the server ends when its object is garbage-collected", {
   skip_unless_serving()
   skip_if_not_installed("ps")
   fixture <- serve_fixture()
-  server <- serve_artifact(file.path(fixture$root, "small", "1", "model.onnx"), port = 0, background = TRUE)
+  server <- suppressMessages(serve_artifact(file.path(fixture$root, "small", "1", "model.onnx"), port = 0, background = TRUE))
   pid <- server$process$get_pid()
   rm(server)
   gc()

@@ -16,6 +16,7 @@ process), and a client must not fail when a new version lands.
 """
 
 import dataclasses
+import math
 import struct
 
 import numpy as np
@@ -105,7 +106,7 @@ def decode_infer(body, header_length):
         raise RequestError(f"The body has {len(binary)} bytes of binary data after the JSON header, "
                          f"but the inputs declare {offset}.")
     return InferRequest(request_id, arrays, _requested_outputs(request.get("outputs")),
-                        bool(parameters.get("binary_data_output", False)))
+                        _flag(parameters.get("binary_data_output"), "\"binary_data_output\"") or False)
 
 
 def _object(value, what):
@@ -116,6 +117,13 @@ def _object(value, what):
     return value
 
 
+def _flag(value, what):
+    """A boolean parameter, or `None` when absent."""
+    if value is not None and not isinstance(value, bool):
+        raise RequestError(f"{what} must be true or false, received a JSON {tensors.json_type(value)}.")
+    return value
+
+
 def _tensor_header(item, i):
     if not isinstance(item, dict):
         raise RequestError(f"inputs[{i}] must be a JSON object, received a JSON {tensors.json_type(item)}.")
@@ -123,6 +131,8 @@ def _tensor_header(item, i):
     if not isinstance(name, str):
         raise RequestError(f"inputs[{i}] has no \"name\" string.")
     shape, datatype = item.get("shape"), item.get("datatype")
+    if isinstance(shape, list):  # 2.0 is a whole number to JSON (and to JSON Schema's "integer")
+        shape = [int(d) if isinstance(d, float) and d.is_integer() else d for d in shape]
     check_header(name, shape, datatype)
     return name, shape, datatype, _object(item.get("parameters"), f"Input {name!r}: \"parameters\"")
 
@@ -147,7 +157,7 @@ def check_header(name, shape, datatype):
 
 def from_binary(raw, datatype, shape, name):
     """One input's binary data (little-endian; BYTES as 4-byte length + bytes) as an array."""
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # exact: a huge shape must not wrap around
     if datatype == "BYTES":
         values, offset = [], 0
         while offset < len(raw):
@@ -173,7 +183,7 @@ def from_binary(raw, datatype, shape, name):
 def _from_json(data, datatype, shape, name):
     info = TensorInfo(name, "string" if datatype == "BYTES" else str(tensors.v2_numpy(datatype)), None)
     array = tensors.to_array(data, info, f"input {name!r}")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # exact: a huge shape must not wrap around
     if array.size != count:
         raise RequestError(f"Input {name!r} has {array.size} values; shape {shape} needs {count}.")
     return array.reshape(shape)
@@ -189,7 +199,7 @@ def _requested_outputs(items):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise RequestError(f"outputs[{i}] must be an object with a \"name\" string.")
         binary = _object(item.get("parameters"), f"outputs[{i}].parameters").get("binary_data")
-        requested.append((item["name"], None if binary is None else bool(binary)))
+        requested.append((item["name"], _flag(binary, f"outputs[{i}].parameters.binary_data")))
     return requested
 
 

@@ -5,7 +5,8 @@ each: `repository` (models, versions, polling, swaps), `warmup`, `batching`
 (runs and merges requests; `stats` counts them), `tfserving`, `kserve` and
 `triton` (one protocol's documents each), `app` (the HTTP routes; `lingering`
 for refusals mid-body), `grpc` (both protocols over gRPC), `metrics`,
-`server` (uvicorn and gRPC), `command` (``kerasexport serve``).
+`server` (uvicorn and gRPC), `command` (``kerasexport serve``), `page` (the
+page at ``/``, ``/openapi.json``, ``/docs``).
 
 The package is `serving`, not `serve`, so that `kerasexport.serve` stays the
 function: importing a submodule `kerasexport.serve.x` would replace it.

@@ -22,7 +22,7 @@ from kerasexport import errors
 from kerasexport.codec import kserve as kserve_codec
 from kerasexport.codec import tfserving as tfserving_codec
 from kerasexport.codec import tensors
-from kerasexport.serving import kserve, tfserving, triton
+from kerasexport.serving import kserve, page, tfserving, triton
 from kerasexport.serving.batching import in_thread
 from kerasexport.serving.errors import (BodyTooLarge, ServeError, Unauthorized, body_too_large,
                                         token_refusal)
@@ -31,8 +31,9 @@ from kerasexport.serving.repository import AVAILABLE, version_number
 
 logger = logging.getLogger("kerasexport.serve")
 
-# Health routes stay open when a token is required (load balancers probe them).
-OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})
+# Health routes stay open when a token is required (load balancers probe them),
+# and so do the page and its files (they hold nothing of the models).
+OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"}) | page.OPEN_PATHS
 JSON = "application/json"
 # Bodies larger than this are decoded in a worker thread, not on the event loop.
 _THREAD_DECODE_BYTES = 256 * 1024
@@ -62,6 +63,8 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
     routes = [
         Route("/v2/models/{model}/infer", handlers.v2_infer, methods=["POST"]),
         Route("/v2/models/{model}/versions/{version}/infer", handlers.v2_infer, methods=["POST"]),
+        # :predict before status: "/v1/models/m:predict" also fits "/v1/models/{model}", and the
+        # first route a path fits names the methods a 405 allows.
         Route("/v1/models/{model}:predict", handlers.tfs_predict, methods=["POST"]),
         Route("/v1/models/{model}/versions/{version}:predict", handlers.tfs_predict, methods=["POST"]),
         Route("/v1/models/{model}", handlers.tfs_status, methods=["GET"]),
@@ -84,7 +87,7 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
         Route("/v2/models/{model}/ready", handlers.v2_model_ready, methods=["GET"]),
         Route("/v2/models/{model}/versions/{version}/ready", handlers.v2_model_ready, methods=["GET"]),
         Route("/metrics", handlers.prometheus, methods=["GET"]),
-    ]
+    ] + page.routes(repository, version=version, token=token is not None)
     app = Starlette(routes=routes, exception_handlers={
         ServeError: _serve_error, errors.InputError: _bad_input, HTTPException: _http_error,
         Exception: _internal_error,
@@ -113,7 +116,8 @@ async def _http_error(request, exc):
         message = (f"No route for {request.method} {request.url.path}. Routes: /v1/models/<model>"
                    "[/versions/<v>][/metadata|:predict], /v2/models/<model>[/versions/<v>]"
                    "[/ready|/infer|/config|/stats], /v2/models/stats, /v2/repository/index, "
-                   "/v2/repository/models/<model>/load|unload, /v2/health/live, /v2/health/ready, /metrics.")
+                   "/v2/repository/models/<model>/load|unload, /v2/health/live, /v2/health/ready, "
+                   "/metrics, / (the page), /openapi.json, /docs.")
     elif exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}."
     else:
@@ -151,6 +155,7 @@ class _Handlers:
     async def tfs_predict(self, request):
         """POST /v1/models/{m}[/versions/{v}]:predict, row or columnar format."""
         model, version = _reference(request)
+        self.repository.get(model, version)  # an unknown model is a 404 whatever the body
         body = await request.body()
         decoded = await _decode(tfserving_codec.decode_predict, body)
         with self.repository.use(model, version) as served:
@@ -223,6 +228,7 @@ class _Handlers:
     async def v2_infer(self, request):
         """POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensors."""
         model, version = _reference(request)
+        self.repository.get(model, version)  # an unknown model is a 404 whatever the body
         body = await request.body()
         decoded = await _decode(kserve_codec.decode_infer, body,
                                 request.headers.get(kserve_codec.HEADER_LENGTH))
@@ -246,7 +252,10 @@ class _Handlers:
 def _reference(request):
     """(model, version or None) from the path; the version must be a positive integer."""
     params = request.path_params
-    return params["model"], version_number(params.get("version"))
+    version = params.get("version")
+    if version is not None and version.endswith(":predict") and request.method != "POST":
+        raise HTTPException(405, headers={"Allow": "POST"})  # a :predict path, read as status
+    return params["model"], version_number(version)
 
 
 def _label(request, model, version):

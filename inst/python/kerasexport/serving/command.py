@@ -34,8 +34,10 @@ def serve(path, host, port, grpc_port, poll_seconds, max_batch_size, max_delay_m
     with Triton's model configuration, statistics and repository
     extensions) over HTTP, the same two over gRPC on --grpc-port
     (inference.GRPCInferenceService, tensorflow.serving.PredictionService
-    and ModelService); Prometheus metrics at /metrics. Stop with Ctrl+C or
-    SIGTERM.
+    and ModelService); Prometheus metrics at /metrics. The address printed
+    on start, /, is a page to try each model in a browser; /openapi.json
+    describes every route and each model's request and response schemas,
+    shown by /docs. Stop with Ctrl+C or SIGTERM.
     """
     _server.serve(path, host, port, poll_seconds=poll_seconds, max_batch_size=max_batch_size,
                   max_delay_ms=max_delay_ms, max_body_mb=max_body_mb, token=token or None,

@@ -229,7 +229,7 @@ class Server:
         """The URL and each model with its versions, as printed on start."""
         from kerasexport.serving.repository import AVAILABLE, FAILED
 
-        lines = [f"Serving on {self.url}"]
+        lines = [f"Serving on {self.url}", f"Page: {self.url}/ (API: {self.url}/docs)"]
         models = self.repository.models() if self.repository else {}
         if not models:
             lines.append("  no models yet: add ROOT/<model>/<version>/ directories")
