@@ -15,11 +15,11 @@ export R_LIBS := $(abspath $(RLIB))
 INSTALL_LIB := -l $(abspath $(RLIB))
 endif
 
-.PHONY: all setup system python install docs demo test test-python test-r check bench clean
+.PHONY: all setup system python install keras3 docs demo test test-python test-r check bench clean
 
 all: test
 
-setup: system python install
+setup: system python install keras3
 
 system:
 	@bash scripts/setup-system.sh
@@ -31,6 +31,10 @@ python: system
 install: python
 	@$(if $(RLIB),mkdir -p $(RLIB) &&) R CMD INSTALL --no-multiarch --no-test-load $(INSTALL_LIB) . >.install.log 2>&1 \
 	  || { cat .install.log; exit 1; }
+
+# keras3's R sources beside the repository (see scripts/setup-keras3.sh).
+keras3: system
+	@bash scripts/setup-keras3.sh
 
 docs: python
 	Rscript -e 'roxygen2::roxygenise()'

@@ -32,7 +32,7 @@ if [ "$only" = all ] || [ "$only" = r ]; then
   # repository (CI has them). Installed once into a git-ignored library.
   keras3_sources=${KERAS3_SOURCES:-../shared/r-keras3}
   if [ -f "$keras3_sources/install.sh" ]; then
-    stage "keras3: install into .rlib-keras3 (skipped when up to date)"
+    stage "keras3: installed into .rlib-keras3 by make setup (checked here, skipped when up to date)"
     if bash "$keras3_sources/install.sh" "$PWD/.rlib-keras3"; then
       # One load order per backend here, alternating; each run checks the
       # other order in a fresh R process.
