@@ -39,7 +39,8 @@ from kerasexport.serving.errors import NotFound
 logger = logging.getLogger("kerasexport.serve")
 
 TRITON_SAVED_MODEL = "model.savedmodel"
-IGNORED = frozenset({"config.pbtxt"})
+# Triton's model configuration, and a Python-backend model's code beside its artifact.
+IGNORED = frozenset({"config.pbtxt", "model.py"})
 
 AVAILABLE = "AVAILABLE"
 FAILED = "FAILED"
@@ -113,6 +114,23 @@ class Repository:
                 if entry.isdigit() and int(entry) > 0 and os.path.isdir(os.path.join(model_dir, entry)):
                     versions[int(entry)] = os.path.join(model_dir, entry)
             found[model] = versions
+        return found
+
+    def artifacts(self):
+        """{model: {version: the artifact's path, or the `ValueError` saying why not}}, not loaded.
+
+        What `scan()` would load now (versions still empty are left out);
+        for readers of a repository other than the server (`kerasexport.deploy`).
+        """
+        found = {}
+        for model, versions in self._discover().items():
+            for number, directory in sorted(versions.items()):
+                try:
+                    path = self._artifact_path(directory)
+                except ValueError as exc:
+                    path = exc
+                if path is not None:
+                    found.setdefault(model, {})[number] = path
         return found
 
     def _artifact_path(self, version_dir):
