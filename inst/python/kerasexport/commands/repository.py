@@ -1,8 +1,11 @@
 """``kerasexport repository SRC OUT --engine ...``: a model repository Triton, TF-Serving or KServe runs."""
 
+import os
+
 import click
 
 from kerasexport import deploy
+from kerasexport.commands.failure import fail
 
 
 @click.command()
@@ -50,6 +53,8 @@ def repository(src, out, engine, max_batch_size, max_queue_delay_us, instances, 
         raise click.UsageError("--engine kserve needs --storage-uri URI (where OUT will be uploaded).")
     if python_backend and engine != "triton":
         raise click.UsageError("--python-backend applies to --engine triton only.")
+    if os.path.lexists(out) and not overwrite:
+        fail(f"{out!r} already exists; pass --overwrite to replace it, or choose another path.")
     report = deploy.write_repository(
         src, out, engine, overwrite=overwrite, max_batch_size=max_batch_size,
         max_queue_delay_us=max_queue_delay_us, instances=instances, python_backend=python_backend,
