@@ -22,14 +22,20 @@ from kerasexport.serving import server as _server
 @click.option("--token", envvar=_server.TOKEN_VARIABLE, default=None, show_envvar=True,
               help="Require 'Authorization: Bearer TOKEN' on every route but /v2/health/*.")
 @click.option("--quiet", is_flag=True, help="No access log.")
-def serve(path, host, port, poll_seconds, max_batch_size, max_delay_ms, max_body_mb, token, quiet):
+@click.option("--model-config-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A TF-Serving models.config: serve its models, version policies and "
+                   "version_labels (/v1/models/<m>/labels/<label>).")
+def serve(path, host, port, poll_seconds, max_batch_size, max_delay_ms, max_body_mb, token, quiet,
+          model_config_file):
     """Serve an artifact or a model repository over HTTP.
 
     PATH is one artifact (served as version 1 of a model named after it) or
     a repository ROOT/<model>/<version>/ as TF-Serving and Triton lay it out.
     Speaks TF-Serving's REST API (/v1/models/...) and KServe v2 (/v2/...);
-    Prometheus metrics at /metrics. Stop with Ctrl+C or SIGTERM.
+    Prometheus metrics at /metrics. A Triton <model>/config.pbtxt sets that
+    model's max_batch_size, batching delay and warm-up. Stop with Ctrl+C or
+    SIGTERM.
     """
     _server.serve(path, host, port, poll_seconds=poll_seconds, max_batch_size=max_batch_size,
                   max_delay_ms=max_delay_ms, max_body_mb=max_body_mb, token=token or None,
-                  quiet=quiet)
+                  quiet=quiet, model_config_file=model_config_file)

@@ -34,6 +34,8 @@ import numpy as np
 from kerasexport.errors import KerasexportError
 from kerasexport import formats
 from kerasexport.formats import saved_model
+from kerasexport.serving import model_config as model_config_lib
+from kerasexport.serving import triton_config
 from kerasexport.serving.errors import NotFound
 
 logger = logging.getLogger("kerasexport.serve")
@@ -78,12 +80,20 @@ class Repository:
 
     Args:
         path: one artifact, or a repository root (see the module's doc).
-        make_runner: `callable(artifact, model, version)` returning the
-            object that runs requests on a loaded version; kept on
+        make_runner: `callable(artifact, model, version, config)` returning
+            the object that runs requests on a loaded version (`config`: the
+            model's `triton_config.TritonConfig`, or `None`); kept on
             `Version.runner` and closed with the version.
+        model_config: path of a TF-Serving model config file
+            (`model_config`): the models, versions and labels to serve
+            instead of every directory under `path`. Defaults to `None`.
+
+    Raises:
+        NotFound: `path` does not exist.
+        ConfigError: `model_config` cannot be read or parsed.
     """
 
-    def __init__(self, path, make_runner=None):
+    def __init__(self, path, make_runner=None, model_config=None):
         self.root = os.path.abspath(os.fspath(path))
         if not os.path.exists(self.root):
             raise NotFound("Nothing to serve: the path does not exist. Expected an "
@@ -96,6 +106,8 @@ class Repository:
         self._scanned = False
         self._poller = None
         self._stop = threading.Event()
+        self._entries = (None if model_config is None
+                         else model_config_lib.read(os.fspath(model_config), self.root))
 
     # Discovery ----
 
@@ -104,6 +116,8 @@ class Repository:
         if self.single:
             base = os.path.basename(self.root.rstrip(os.sep))
             return {os.path.splitext(base)[0] or base: {1: self.root}}
+        if self._entries is not None:
+            return self._discover_configured()
         found = {}
         for model in _entries(self.root):
             model_dir = os.path.join(self.root, model)
@@ -115,6 +129,43 @@ class Repository:
                     versions[int(entry)] = os.path.join(model_dir, entry)
             found[model] = versions
         return found
+
+    def _discover_configured(self):
+        """As `_discover`, for the models and version policies of a model config file."""
+        found = {}
+        for name, entry in self._entries.items():
+            if isinstance(entry, Exception):
+                continue
+            present = {int(e): os.path.join(entry.directory, e) for e in _entries(entry.directory)
+                       if e.isdigit() and int(e) > 0 and os.path.isdir(os.path.join(entry.directory, e))}
+            found[name] = {n: present[n] for n in entry.serves(present)}
+        return found
+
+    def _model_dir(self, model):
+        if self._entries is not None:
+            return self._entries[model].directory
+        return os.path.join(self.root, model)
+
+    def label(self, model, label):
+        """The version a model config file's `version_labels` gives `label`.
+
+        Raises:
+            NotFound: unknown model or label, or no model config file.
+        """
+        entry = (self._entries or {}).get(model)
+        if isinstance(entry, Exception):
+            raise NotFound(f"Model {model!r} is not served: {entry}")
+        labels = entry.labels if entry is not None else {}
+        if label not in labels:
+            raise NotFound(f"Model {model!r} has no version labelled {label!r}. Labels: "
+                           f"{sorted(labels)} (set in the model config file's version_labels).")
+        return labels[label]
+
+    def _broken(self, model):
+        """Raise `NotFound` for a model whose model config entry is malformed."""
+        entry = (self._entries or {}).get(model)
+        if isinstance(entry, Exception):
+            raise NotFound(f"Model {model!r} is not served: {entry}")
 
     def artifacts(self):
         """{model: {version: the artifact's path, or the `ValueError` saying why not}}, not loaded.
@@ -199,9 +250,10 @@ class Repository:
             path = self._artifact_path(directory)
             if path is None:
                 return None  # Still being written, or empty: look again next time.
+            config = None if self.single else triton_config.read(self._model_dir(model))
             artifact = load(path)
-            smoke_run(artifact)
-            runner = self._make_runner(artifact, model, number) if self._make_runner else None
+            warm_up(artifact, config)
+            runner = self._make_runner(artifact, model, number, config) if self._make_runner else None
         except Exception as exc:  # any failure is this version's status, not the server's
             return Version(model, number, FAILED, error=self._scrub(exc), signature=signature)
         return Version(model, number, AVAILABLE, artifact=artifact, runner=runner,
@@ -259,6 +311,7 @@ class Repository:
             return self._pick(model, version)
 
     def _pick(self, model, version):
+        self._broken(model)
         versions = self._models.get(model)
         if versions is None:
             raise NotFound(f"Model {model!r} not found. Available: {sorted(self._models)}.")
@@ -284,6 +337,7 @@ class Repository:
         Raises:
             NotFound: unknown model, or a version it never had.
         """
+        self._broken(model)
         with self._lock:
             if model not in self._models:
                 raise NotFound(f"Model {model!r} not found. Available: {sorted(self._models)}.")
@@ -333,6 +387,19 @@ class Repository:
             for versions in self._models.values():
                 for version in versions.values():
                     _release(version)
+
+
+def warm_up(artifact, config):
+    """Run a version before it serves: its Triton config's `model_warmup`, else `smoke_run`.
+
+    Raises:
+        Exception: whatever the runtime raises; the version then fails to load.
+    """
+    if config is None or not config.warmups:
+        smoke_run(artifact)
+        return
+    for arrays in config.warmup_arrays():
+        artifact.predict(arrays)
 
 
 def smoke_run(artifact):

@@ -56,6 +56,14 @@ class Server:
             (except on the health routes). Defaults to `None`, which reads
             the ``KERASEXPORT_SERVE_TOKEN`` environment variable.
         quiet: `bool`, no access log. Defaults to `False`.
+        model_config_file: `str` or `None`, a TF-Serving model config file
+            (``models.config``): its models, version policies and
+            ``version_labels`` are served (`serving.model_config`). Defaults
+            to `None` (every model under `path`).
+
+    A Triton ``<model>/config.pbtxt`` sets that model's batching and
+    warm-up (`serving.triton_config`) in place of `max_batch_size` and
+    `max_delay_ms`.
 
     Attributes:
         url: the base URL, e.g. ``"http://127.0.0.1:8501"`` (after start).
@@ -72,8 +80,9 @@ class Server:
     def __init__(self, path, host="127.0.0.1", port=DEFAULT_PORT, *,
                  poll_seconds=DEFAULT_POLL_SECONDS, max_batch_size=DEFAULT_MAX_BATCH_SIZE,
                  max_delay_ms=DEFAULT_MAX_DELAY_MS, max_body_mb=DEFAULT_MAX_BODY_MB,
-                 token=None, quiet=False):
+                 token=None, quiet=False, model_config_file=None):
         self.path = os.fspath(path)
+        self.model_config_file = None if model_config_file is None else os.fspath(model_config_file)
         self.host = _check_text(host, "host")
         self.port = _check_number(port, "port", integer=True, minimum=0, maximum=65535)
         self.poll_seconds = _check_number(poll_seconds, "poll_seconds", minimum=0)
@@ -101,13 +110,14 @@ class Server:
         from kerasexport.serving.batching import Runner
         from kerasexport.serving.errors import NotFound
 
-        def make_runner(artifact, model, version):
-            return Runner(artifact, self.max_batch_size, self.max_delay_ms,
-                          self.metrics.batch_observer(model, version))
+        def make_runner(artifact, model, version, config=None):
+            rows, delay = ((config.rows_per_batch, config.max_delay_ms) if config is not None
+                           else (self.max_batch_size, self.max_delay_ms))  # a Triton config.pbtxt's, else ours
+            return Runner(artifact, rows, delay, self.metrics.batch_observer(model, version))
 
         try:
-            self.repository = Repository(self.path, make_runner)
-        except NotFound as exc:
+            self.repository = Repository(self.path, make_runner, self.model_config_file)
+        except (NotFound, ValueError) as exc:  # ValueError: model_config.ConfigError
             raise errors.ArtifactError(str(exc)) from None
         self.metrics = Metrics(self.repository)
         self.repository.scan()
