@@ -46,8 +46,9 @@ def python_tree(deploy_source, tmp_path_factory):
     import kerasexport
 
     out = str(tmp_path_factory.mktemp("triton-python") / "models")
+    # A long queue delay, so concurrent requests reach model.py together.
     report = kerasexport.write_repository(deploy_source.root, out, engine="triton",
-                                          python_backend=True)
+                                          python_backend=True, max_queue_delay_us=50000)
     return out, report
 
 
@@ -223,7 +224,8 @@ def tritonserver(python_tree, tmp_path_factory):
          "--allow-metrics=false"], env=env, stdout=log, stderr=subprocess.STDOUT)
     import tritonclient.http as httpclient
 
-    client = httpclient.InferenceServerClient(f"127.0.0.1:{port}", network_timeout=120)
+    client = httpclient.InferenceServerClient(f"127.0.0.1:{port}", network_timeout=60)
+    client.address = f"127.0.0.1:{port}"  # for tests that open clients of their own
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -284,6 +286,33 @@ def test_tritonserver_serves_both_versions(tritonserver, python_tree, deploy_sou
     for version, name in (("1", "mlp_v1"), ("2", "mlp")):
         got = _infer(tritonserver, "mlp", {inputs[0]: x}, outputs, version=version)
         np.testing.assert_allclose(got[outputs[0]], deploy_source.expected(name, x), rtol=RTOL, atol=ATOL)
+
+
+def test_tritonserver_merges_concurrent_requests_and_splits_the_answers(tritonserver, python_tree,
+                                                                         deploy_source):
+    import concurrent.futures
+
+    inputs, outputs = _names(python_tree[0], "mlp_ov")
+    xs = [deploy_kit.rows(n, 4, seed=20 + n) for n in (1, 2, 3, 1, 2, 3)]
+    before = tritonserver.get_inference_statistics("mlp_ov")["model_stats"][0]
+    import tritonclient.http as httpclient
+
+    def one(x):  # a client per thread: tritonclient's HTTP client is not shared across threads
+        client = httpclient.InferenceServerClient(tritonserver.address, network_timeout=60)
+        try:
+            return _infer(client, "mlp_ov", {inputs[0]: x}, outputs)
+        finally:
+            client.close()
+
+    with concurrent.futures.ThreadPoolExecutor(len(xs)) as pool:
+        answers = list(pool.map(one, xs, timeout=120))
+    for x, got in zip(xs, answers):
+        np.testing.assert_allclose(got[outputs[0]], deploy_source.expected("mlp_ov", x), rtol=RTOL, atol=ATOL)
+    after = tritonserver.get_inference_statistics("mlp_ov")["model_stats"][0]
+    requests = int(after["inference_count"]) - int(before["inference_count"])
+    executions = int(after["execution_count"]) - int(before["execution_count"])
+    assert requests == sum(len(x) for x in xs)  # Triton counts rows
+    assert executions < len(xs)  # some requests ran together, through the merged path
 
 
 def test_tritonserver_runs_dict_inputs(tritonserver, python_tree, deploy_source):

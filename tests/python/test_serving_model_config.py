@@ -203,3 +203,21 @@ def test_a_file_that_does_not_parse_is_refused_with_its_line(tmp_path):
     (tmp_path / "models.config").write_text('model_config_list {\n  config { name: "x" \n')
     with pytest.raises(kerasexport.errors.ArtifactError, match=r"models.config .*ends inside a message"):
         kerasexport.Server(str(tmp_path), port=0, model_config_file=str(tmp_path / "models.config")).load()
+
+
+def test_a_python_backend_tree_serves_too(deploy_source, tmp_path):
+    import kerasexport
+
+    out = str(tmp_path / "models")
+    kerasexport.write_repository(deploy_source.root, out, engine="triton", python_backend=True)
+    with kerasexport.Server(out, port=0, poll_seconds=0, quiet=True) as server:
+        client = serving_kit.Client(server.url)
+        try:
+            x = deploy_kit.rows(1, 4, 5)
+            for model in ("mlp_lite", "mlp_ov"):  # model.py beside the artifact is not taken for one
+                status, body = _predict(client, f"/v1/models/{model}:predict", x)
+                assert status == 200, body
+                np.testing.assert_allclose(np.array(body["predictions"]),
+                                           deploy_source.expected(model, x), rtol=RTOL, atol=ATOL)
+        finally:
+            client.close()

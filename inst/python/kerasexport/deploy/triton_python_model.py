@@ -50,16 +50,10 @@ class TritonPythonModel:
                 return [_error(exc) for _ in requests]
             responses, start = [], 0
             for n in rows:
-                responses.append(self._response([o[start:start + n] for o in outputs]))
+                responses.append(self._response([np.array(o[start:start + n]) for o in outputs]))
                 start += n
             return responses
-        responses = []
-        for arrays in inputs:
-            try:
-                responses.append(self._response(self._run(arrays)))
-            except Exception as exc:
-                responses.append(_error(exc))
-        return responses
+        return [self._response(arrays, run=True) for arrays in inputs]
 
     def _run(self, arrays):
         result = self.artifact.predict(list(arrays))
@@ -67,13 +61,18 @@ class TritonPythonModel:
             return [np.asarray(result)]
         return [np.asarray(result[t.name]) for t in self.endpoint.outputs]
 
-    def _response(self, outputs):
-        tensors = []
-        for (name, dtype), array in zip(self.outputs, outputs):
-            if dtype == np.object_:
-                tensors.append(pb_utils.Tensor(name, np.asarray(array, dtype=object)))
-            else:
-                tensors.append(_tensor(name, np.ascontiguousarray(array, dtype=dtype)))
+    def _response(self, arrays, run=False):
+        """One request's response: `arrays` are its outputs (with `run`: its inputs, run first), or its error."""
+        try:
+            outputs = self._run(arrays) if run else arrays
+            tensors = []
+            for (name, dtype), array in zip(self.outputs, outputs):
+                if dtype == np.object_:
+                    tensors.append(pb_utils.Tensor(name, np.asarray(array, dtype=object)))
+                else:
+                    tensors.append(_tensor(name, np.ascontiguousarray(array, dtype=dtype)))
+        except Exception as exc:  # a response for every request, whatever fails
+            return _error(exc)
         return pb_utils.InferenceResponse(output_tensors=tensors)
 
     def finalize(self):
@@ -87,16 +86,16 @@ def _numpy(tensor, strings):
 
 
 def _tensor(name, array):
-    """A Triton tensor holding `array`, by DLPack.
+    """A Triton tensor holding `array`, by DLPack where the stub takes it.
 
-    The stub's first DLPack import in a process can fail ("PyCapsule_GetPointer
-    called with incorrect name", seen on Triton's warm-up request); a fresh
-    copy then goes through.
+    This stub's DLPack import sometimes refuses an array ("PyCapsule_GetPointer
+    called with incorrect name": seen on warm-up and on merged batches); the
+    array is then handed over as a NumPy array.
     """
     try:
         return pb_utils.Tensor.from_dlpack(name, array)
     except ValueError:
-        return pb_utils.Tensor.from_dlpack(name, array.copy())
+        return pb_utils.Tensor(name, array)
 
 
 def _stackable(inputs):
