@@ -195,10 +195,14 @@ def _one_format_per_model(by_model, skipped, by_position=False):
         same = [v for v in versions if v.format == latest.format
                 and _tensors(v.endpoint, by_position) == _tensors(latest.endpoint, by_position)]
         for v in versions:
-            if v not in same:
-                skipped.append(f"model {model!r} version {v.number} ({v.format}): its format or "
-                               f"tensors differ from version {latest.number}'s, which one "
-                               "configuration describes")
+            if v in same:
+                continue
+            what = ("its format differs" if v.format != latest.format else
+                    "its tensors' names, types or shapes differ")
+            hint = ("" if by_position or v.format != latest.format else
+                    " (Triton's Python backend takes them by position: --python-backend)")
+            skipped.append(f"model {model!r} version {v.number} ({v.format}): {what} from version "
+                           f"{latest.number}'s, and one configuration describes every version{hint}")
         kept[model] = same
     return kept
 
