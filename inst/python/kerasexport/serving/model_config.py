@@ -100,6 +100,38 @@ def read(path, served_root):
     return entries
 
 
+def discover(entries):
+    """{model: {version: directory}} the entries' policies serve now (malformed entries: none)."""
+    found = {}
+    for name, entry in entries.items():
+        if isinstance(entry, Exception):
+            continue
+        try:
+            names = os.listdir(entry.directory)
+        except OSError:
+            names = []
+        present = {int(n): os.path.join(entry.directory, n) for n in names
+                   if n.isdigit() and int(n) > 0 and os.path.isdir(os.path.join(entry.directory, n))}
+        found[name] = {n: present[n] for n in entry.serves(present)}
+    return found
+
+
+def label(entries, model, name):
+    """The version `version_labels` gives label `name` of `model`.
+
+    Raises:
+        LookupError: unknown model or label, a malformed entry, or no config (`entries` is `None`).
+    """
+    entry = (entries or {}).get(model)
+    if isinstance(entry, Exception):
+        raise LookupError(f"Model {model!r} is not served: {entry}")
+    labels = entry.labels if entry is not None else {}
+    if name not in labels:
+        raise LookupError(f"Model {model!r} has no version labelled {name!r}. Labels: "
+                          f"{sorted(labels)} (set in the model config file's version_labels).")
+    return labels[name]
+
+
 def _entry(entry, where, path, served_root):
     if not isinstance(entry, dict):
         raise ConfigError(f"{where} must be a message.")

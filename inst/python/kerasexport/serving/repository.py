@@ -117,7 +117,7 @@ class Repository:
             base = os.path.basename(self.root.rstrip(os.sep))
             return {os.path.splitext(base)[0] or base: {1: self.root}}
         if self._entries is not None:
-            return self._discover_configured()
+            return model_config_lib.discover(self._entries)
         found = {}
         for model in _entries(self.root):
             model_dir = os.path.join(self.root, model)
@@ -130,36 +130,21 @@ class Repository:
             found[model] = versions
         return found
 
-    def _discover_configured(self):
-        """As `_discover`, for the models and version policies of a model config file."""
-        found = {}
-        for name, entry in self._entries.items():
-            if isinstance(entry, Exception):
-                continue
-            present = {int(e): os.path.join(entry.directory, e) for e in _entries(entry.directory)
-                       if e.isdigit() and int(e) > 0 and os.path.isdir(os.path.join(entry.directory, e))}
-            found[name] = {n: present[n] for n in entry.serves(present)}
-        return found
-
     def _model_dir(self, model):
         if self._entries is not None:
             return self._entries[model].directory
         return os.path.join(self.root, model)
 
     def label(self, model, label):
-        """The version a model config file's `version_labels` gives `label`.
+        """The version `label` names in the model config file (`model_config.label`).
 
         Raises:
             NotFound: unknown model or label, or no model config file.
         """
-        entry = (self._entries or {}).get(model)
-        if isinstance(entry, Exception):
-            raise NotFound(f"Model {model!r} is not served: {entry}")
-        labels = entry.labels if entry is not None else {}
-        if label not in labels:
-            raise NotFound(f"Model {model!r} has no version labelled {label!r}. Labels: "
-                           f"{sorted(labels)} (set in the model config file's version_labels).")
-        return labels[label]
+        try:
+            return model_config_lib.label(self._entries, model, label)
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
 
     def _broken(self, model):
         """Raise `NotFound` for a model whose model config entry is malformed."""
