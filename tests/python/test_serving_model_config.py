@@ -221,3 +221,63 @@ def test_a_python_backend_tree_serves_too(deploy_source, tmp_path):
                                            deploy_source.expected(model, x), rtol=RTOL, atol=ATOL)
         finally:
             client.close()
+
+
+# The text format, read as protobuf reads it ----
+
+TRICKY = """
+# a comment
+name: 'quo\\"ted' platform: "onnx" "runtime_onnx"
+max_batch_size: 0x10   # hexadecimal
+input < name: "x" data_type: TYPE_FP32 dims: [ -1, 4 ] >
+input { name: "y"; data_type: TYPE_INT64, dims: 2 dims: 3 }
+dynamic_batching { max_queue_delay_microseconds: 100 }
+model_warmup [ { name: "w" batch_size: 2 inputs { key: "x" value { data_type: TYPE_FP32 dims: [ 4 ] random_data: true } } } ]
+"""
+
+
+def test_textproto_reads_what_protobufs_own_parser_reads():
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
+
+    from kerasexport.serving import textproto
+
+    config = text_format.Parse(TRICKY, model_config_pb2.ModelConfig())
+    ours = textproto.parse(TRICKY)
+    assert textproto.one(ours, "name") == config.name == 'quo"ted'
+    assert textproto.one(ours, "platform") == config.platform
+    assert textproto.one(ours, "max_batch_size") == config.max_batch_size == 16
+    assert [(textproto.one(i, "name"), i["dims"]) for i in ours["input"]] == \
+        [(i.name, list(i.dims)) for i in config.input]
+    warmup = textproto.one(ours, "model_warmup")
+    assert textproto.one(warmup, "batch_size") == config.model_warmup[0].batch_size == 2
+
+
+def test_triton_config_reads_batching_and_warmup(tmp_path):
+    from kerasexport.serving import triton_config
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.pbtxt").write_text(TRICKY)
+    config = triton_config.read(str(tmp_path / "m"))
+    assert (config.max_batch_size, config.rows_per_batch, config.max_delay_ms) == (16, 16, 0.1)
+    (arrays,) = config.warmup_arrays()
+    assert arrays["x"].shape == (2, 4) and arrays["x"].dtype == np.float32
+
+
+@pytest.mark.parametrize("text, words", [
+    ("max_batch_size: -1", ["m/config.pbtxt", "'max_batch_size'", "-1"]),
+    ("dynamic_batching { max_queue_delay_microseconds: 1.5 }", ["max_queue_delay_microseconds"]),
+    ('model_warmup { inputs { key: "x" value { data_type: TYPE_FP32 dims: 4 input_data_file: "f" } } }',
+     ["model_warmup[0].inputs[x]", "input_data_file"]),
+    ("input [ { name: ", ["m/config.pbtxt", "line 1"]),
+])
+def test_a_malformed_triton_config_names_file_and_field(tmp_path, text, words):
+    from kerasexport.serving import triton_config
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.pbtxt").write_text(text)
+    with pytest.raises(ValueError) as raised:
+        triton_config.read(str(tmp_path / "m"))
+    for word in words:
+        assert word in str(raised.value), (word, str(raised.value))
+    assert str(tmp_path) not in str(raised.value)
