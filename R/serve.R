@@ -58,7 +58,10 @@
 #'   refused with status 413), `token` (require
 #'   `Authorization: Bearer <token>` on every route but the health checks;
 #'   default: the `KERASEXPORT_SERVE_TOKEN` environment variable), `quiet`
-#'   (`TRUE`: no access log).
+#'   (`TRUE`: no access log), `model_config_file` (a TF-Serving
+#'   `models.config`: serve its models, version policies and
+#'   `version_labels`, as written by [write_repository()]). A Triton
+#'   `<model>/config.pbtxt` sets that model's batching and warm-up.
 #' @param background `FALSE` (default) to serve until interrupted; `TRUE` to
 #'   start the server in a child process and return once it answers.
 #' @param timeout Seconds to wait for the server to load its models and
@@ -146,7 +149,7 @@ server_flags <- c(
 
 server_options <- function(options, call) {
   given <- names(options)
-  known <- c(names(server_flags), "token", "quiet")
+  known <- c(names(server_flags), "token", "quiet", "model_config_file")
   if (length(options) && (is.null(given) || any(!nzchar(given)))) {
     abort_kerasexport("argument", "Server options in {.arg ...} must be named: {.val {known}}.", call = call)
   }
@@ -165,6 +168,7 @@ server_options <- function(options, call) {
     }
   }
   if (!is.null(options$token)) check_string(options$token, arg = "token", call = call)
+  if (!is.null(options$model_config_file)) check_string(options$model_config_file, arg = "model_config_file", call = call)
   if (!is.null(options$quiet) && !(is.logical(options$quiet) && length(options$quiet) == 1 && !is.na(options$quiet))) {
     abort_kerasexport("argument", "Server option {.arg quiet} must be {.code TRUE} or {.code FALSE}.", call = call)
   }
@@ -187,6 +191,7 @@ start_server <- function(path, host, port, grpc_port, options, call) {
     args <- c(args, server_flags[[name]], format(options[[name]], scientific = FALSE))
   }
   if (isTRUE(options$quiet)) args <- c(args, "--quiet")
+  if (!is.null(options$model_config_file)) args <- c(args, "--model-config-file", path.expand(options$model_config_file))
   core_path <- system.file("python", package = "kerasexport")
   pythonpath <- paste(c(core_path, Sys.getenv("PYTHONPATH")[nzchar(Sys.getenv("PYTHONPATH"))]), collapse = .Platform$path.sep)
   env <- c("current", PYTHONPATH = pythonpath, PYTHONUNBUFFERED = "1", LD_LIBRARY_PATH = user_library_path())

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv
 STAMP=$VENV/.kerasexport-pins
-want=$(cat inst/python/constraints.txt requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat inst/python/constraints.txt requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
@@ -20,7 +20,8 @@ echo "setup: installing the pinned Python packages into $VENV"
 # torch alone first, pinned: an unpinned torch pulls several GB of CUDA.
 pip install "$(grep "^torch==" inst/python/constraints.txt)"
 pip install -r requirements.txt -c inst/python/constraints.txt
-# TF-Serving's gRPC modules, without the `tensorflow` they ask for (tensorflow-cpu is here).
-pip install --no-deps "$(grep "^tensorflow-serving-api==" inst/python/constraints.txt)"
+# TF-Serving's gRPC modules and Triton's server, without what they ask for: their own
+# pins would pull tensorflow (not -cpu) and NumPy < 2; only their files are used.
+pip install --no-deps -r requirements-nodeps.txt -c inst/python/constraints.txt
 pip install --no-deps -e .
 echo "$want" > "$STAMP"

@@ -123,3 +123,11 @@ def fresh_reloads(zoo_export, tmp_path_factory):
 
 def _numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+@pytest.fixture(scope="session")
+def deploy_source(tmp_path_factory):
+    """The deploy tests' source repository in four formats, exported once (see deploy_kit.py)."""
+    import deploy_kit
+
+    return deploy_kit.build(str(tmp_path_factory.mktemp("deploy")))

@@ -16,12 +16,13 @@ from kerasexport import errors  # noqa: E402
 from kerasexport.api import export, load  # noqa: E402
 from kerasexport.archive import ArchiveReport, ExportArchive  # noqa: E402
 from kerasexport.artifact import Artifact  # noqa: E402
+from kerasexport.deploy import RepositoryReport, write_repository  # noqa: E402
 from kerasexport.report import ExportReport  # noqa: E402
 from kerasexport.signature import spec  # noqa: E402
 from kerasexport.version import __version__  # noqa: E402
 
 __all__ = ["export", "load", "spec", "serve", "Server", "Artifact", "ExportArchive", "ArchiveReport",
-           "ExportReport", "errors", "__version__"]
+           "ExportReport", "write_repository", "RepositoryReport", "errors", "__version__"]
 
 
 def __getattr__(name):

@@ -26,6 +26,8 @@ _COMMANDS = {
     "inspect": ("kerasexport.commands.inspect", "inspect", "Describe an artifact: format, size, endpoints."),
     "doctor": ("kerasexport.commands.doctor", "doctor", "Show what this machine can export, and what is missing."),
     "predict": ("kerasexport.commands.predict", "predict", "Run an artifact on inputs from a .npy, .npz or .json file."),
+    "repository": ("kerasexport.commands.repository", "repository",
+                   "Write a model repository that Triton, TF-Serving or KServe runs as it is."),
     "serve": ("kerasexport.serving.command", "serve",
               "Serve an artifact or a model repository over HTTP (TF-Serving REST, KServe v2)."),
 }

@@ -71,6 +71,9 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
         Route("/v1/models/{model}/versions/{version}", handlers.tfs_status, methods=["GET"]),
         Route("/v1/models/{model}/metadata", handlers.tfs_metadata, methods=["GET"]),
         Route("/v1/models/{model}/versions/{version}/metadata", handlers.tfs_metadata, methods=["GET"]),
+        Route("/v1/models/{model}/labels/{label}:predict", handlers.tfs_predict, methods=["POST"]),
+        Route("/v1/models/{model}/labels/{label}", handlers.tfs_status, methods=["GET"]),
+        Route("/v1/models/{model}/labels/{label}/metadata", handlers.tfs_metadata, methods=["GET"]),
         Route("/v2", handlers.v2_server, methods=["GET"]),
         Route("/v2/health/live", handlers.v2_live, methods=["GET"]),
         Route("/v2/health/ready", handlers.v2_ready, methods=["GET"]),
@@ -114,7 +117,7 @@ async def _bad_input(request, exc):
 async def _http_error(request, exc):
     if exc.status_code == 404:
         message = (f"No route for {request.method} {request.url.path}. Routes: /v1/models/<model>"
-                   "[/versions/<v>][/metadata|:predict], /v2/models/<model>[/versions/<v>]"
+                   "[/versions/<v>|/labels/<l>][/metadata|:predict], /v2/models/<model>[/versions/<v>]"
                    "[/ready|/infer|/config|/stats], /v2/models/stats, /v2/repository/index, "
                    "/v2/repository/models/<model>/load|unload, /v2/health/live, /v2/health/ready, "
                    "/metrics, / (the page), /openapi.json, /docs.")
@@ -140,21 +143,21 @@ class _Handlers:
 
     async def tfs_status(self, request):
         """GET /v1/models/{m}[/versions/{v}]: ``GetModelStatusResponse``."""
-        model, version = _reference(request)
+        model, version = _reference(request, self.repository)
         versions = self.repository.status(model, version)
         _label(request, model, version)
         return _json(tfserving.status(versions))
 
     async def tfs_metadata(self, request):
         """GET /v1/models/{m}[/versions/{v}]/metadata: ``signature_def`` of each endpoint."""
-        model, version = _reference(request)
+        model, version = _reference(request, self.repository)
         served = self.repository.get(model, version)
         _label(request, model, served.number)
         return _json(tfserving.metadata(model, served))
 
     async def tfs_predict(self, request):
         """POST /v1/models/{m}[/versions/{v}]:predict, row or columnar format."""
-        model, version = _reference(request)
+        model, version = _reference(request, self.repository)
         self.repository.get(model, version)  # an unknown model is a 404 whatever the body
         body = await request.body()
         decoded = await _decode(tfserving_codec.decode_predict, body)
@@ -249,9 +252,15 @@ class _Handlers:
         return Response(self.metrics.text(), headers={"content-type": CONTENT_TYPE})
 
 
-def _reference(request):
-    """(model, version or None) from the path; the version must be a positive integer."""
+def _reference(request, repository=None):
+    """(model, version or None) from the path; the version must be a positive integer.
+
+    A TF-Serving label (``/labels/{label}``) is the version the model config
+    file's ``version_labels`` gives it (`Repository.label`).
+    """
     params = request.path_params
+    if "label" in params and repository is not None:
+        return params["model"], repository.label(params["model"], params["label"])
     version = params.get("version")
     if version is not None and version.endswith(":predict") and request.method != "POST":
         raise HTTPException(405, headers={"Allow": "POST"})  # a :predict path, read as status

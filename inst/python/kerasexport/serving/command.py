@@ -25,7 +25,11 @@ from kerasexport.serving import server as _server
               help="Require 'Authorization: Bearer TOKEN' on every route but /v2/health/* (over gRPC: "
                    "'authorization' metadata on every call but ServerLive and ServerReady).")
 @click.option("--quiet", is_flag=True, help="No access log.")
-def serve(path, host, port, grpc_port, poll_seconds, max_batch_size, max_delay_ms, max_body_mb, token, quiet):
+@click.option("--model-config-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A TF-Serving models.config: serve its models, version policies and "
+                   "version_labels (/v1/models/<m>/labels/<label>).")
+def serve(path, host, port, grpc_port, poll_seconds, max_batch_size, max_delay_ms, max_body_mb, token, quiet,
+          model_config_file):
     """Serve an artifact or a model repository over HTTP and gRPC.
 
     PATH is one artifact (served as version 1 of a model named after it) or
@@ -34,11 +38,13 @@ def serve(path, host, port, grpc_port, poll_seconds, max_batch_size, max_delay_m
     with Triton's model configuration, statistics and repository
     extensions) over HTTP, the same two over gRPC on --grpc-port
     (inference.GRPCInferenceService, tensorflow.serving.PredictionService
-    and ModelService); Prometheus metrics at /metrics. The address printed
-    on start, /, is a page to try each model in a browser; /openapi.json
-    describes every route and each model's request and response schemas,
-    shown by /docs. Stop with Ctrl+C or SIGTERM.
+    and ModelService); Prometheus metrics at /metrics. A Triton
+    <model>/config.pbtxt sets that model's max_batch_size, batching delay
+    and warm-up. The address printed on start, /, is a page to try each
+    model in a browser; /openapi.json describes every route and each
+    model's request and response schemas, shown by /docs. Stop with Ctrl+C
+    or SIGTERM.
     """
     _server.serve(path, host, port, poll_seconds=poll_seconds, max_batch_size=max_batch_size,
                   max_delay_ms=max_delay_ms, max_body_mb=max_body_mb, token=token or None,
-                  quiet=quiet, grpc_port=grpc_port or None)
+                  quiet=quiet, grpc_port=grpc_port or None, model_config_file=model_config_file)

@@ -35,13 +35,16 @@ import threading
 from kerasexport.errors import KerasexportError
 from kerasexport import formats
 from kerasexport.formats import saved_model
+from kerasexport.serving import model_config as model_config_lib
+from kerasexport.serving import triton_config
 from kerasexport.serving.errors import BadRequest, NotFound
-from kerasexport.serving.warmup import warm_up
+from kerasexport.serving.warmup import batch_sizes, warm_up
 
 logger = logging.getLogger("kerasexport.serve")
 
 TRITON_SAVED_MODEL = "model.savedmodel"
-IGNORED = frozenset({"config.pbtxt"})
+# Triton's model configuration, and a Python-backend model's code beside its artifact.
+IGNORED = frozenset({"config.pbtxt", "model.py"})
 
 AVAILABLE = "AVAILABLE"
 FAILED = "FAILED"
@@ -79,14 +82,23 @@ class Repository:
 
     Args:
         path: one artifact, or a repository root (see the module's doc).
-        make_runner: `callable(artifact, model, version)` returning the
-            object that runs requests on a loaded version; kept on
+        make_runner: `callable(artifact, model, version, config)` returning
+            the object that runs requests on a loaded version (`config`: the
+            model's `triton_config.TritonConfig`, or `None`); kept on
             `Version.runner` and closed with the version.
         warmup_rows: the batch sizes a new version runs at before it
-            serves (`serving.warmup`). Defaults to `(1,)`.
+            serves (`serving.warmup`), unless a Triton ``config.pbtxt``
+            sets the model's batch size. Defaults to `(1,)`.
+        model_config: path of a TF-Serving model config file
+            (`model_config`): the models, versions and labels to serve
+            instead of every directory under `path`. Defaults to `None`.
+
+    Raises:
+        NotFound: `path` does not exist.
+        ConfigError: `model_config` cannot be read or parsed.
     """
 
-    def __init__(self, path, make_runner=None, warmup_rows=(1,)):
+    def __init__(self, path, make_runner=None, warmup_rows=(1,), model_config=None):
         self.root = os.path.abspath(os.fspath(path))
         if not os.path.exists(self.root):
             raise NotFound("Nothing to serve: the path does not exist. Expected an "
@@ -102,6 +114,8 @@ class Repository:
         self._scanning = threading.RLock()  # one scan, load or unload at a time
         self._poller = None
         self._stop = threading.Event()
+        self._entries = (None if model_config is None
+                         else model_config_lib.read(os.fspath(model_config), self.root))
 
     # Discovery ----
 
@@ -110,6 +124,8 @@ class Repository:
         if self.single:
             base = os.path.basename(self.root.rstrip(os.sep))
             return {os.path.splitext(base)[0] or base: {1: self.root}}
+        if self._entries is not None:
+            return model_config_lib.discover(self._entries)
         found = {}
         for model in _entries(self.root):
             model_dir = os.path.join(self.root, model)
@@ -120,6 +136,45 @@ class Repository:
                 if entry.isdigit() and int(entry) > 0 and os.path.isdir(os.path.join(model_dir, entry)):
                     versions[int(entry)] = os.path.join(model_dir, entry)
             found[model] = versions
+        return found
+
+    def _model_dir(self, model):
+        if self._entries is not None:
+            return self._entries[model].directory
+        return os.path.join(self.root, model)
+
+    def label(self, model, label):
+        """The version `label` names in the model config file (`model_config.label`).
+
+        Raises:
+            NotFound: unknown model or label, or no model config file.
+        """
+        try:
+            return model_config_lib.label(self._entries, model, label)
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+
+    def _broken(self, model):
+        """Raise `NotFound` for a model whose model config entry is malformed."""
+        entry = (self._entries or {}).get(model)
+        if isinstance(entry, Exception):
+            raise NotFound(f"Model {model!r} is not served: {entry}")
+
+    def artifacts(self):
+        """{model: {version: the artifact's path, or the `ValueError` saying why not}}, not loaded.
+
+        What `scan()` would load now (versions still empty are left out);
+        for readers of a repository other than the server (`kerasexport.deploy`).
+        """
+        found = {}
+        for model, versions in self._discover().items():
+            for number, directory in sorted(versions.items()):
+                try:
+                    path = self._artifact_path(directory)
+                except ValueError as exc:
+                    path = exc
+                if path is not None:
+                    found.setdefault(model, {})[number] = path
         return found
 
     def _artifact_path(self, version_dir):
@@ -236,9 +291,15 @@ class Repository:
             path = self._artifact_path(directory)
             if path is None:
                 return None  # Still being written, or empty: look again next time.
+            config = None if self.single else triton_config.read(self._model_dir(model))
             artifact = load(path)
-            warm_up(artifact, self._warmup_rows)
-            runner = self._make_runner(artifact, model, number) if self._make_runner else None
+            # READY only once it has run at every batch size its batcher sends, and
+            # a Triton config's model_warmup too.
+            warm_up(artifact, batch_sizes(config.rows_per_batch) if config is not None else self._warmup_rows)
+            if config is not None:
+                for arrays in config.warmup_arrays():
+                    artifact.predict(arrays)
+            runner = self._make_runner(artifact, model, number, config) if self._make_runner else None
         except Exception as exc:  # any failure is this version's status, not the server's
             return Version(model, number, FAILED, error=self._scrub(exc), signature=signature)
         return Version(model, number, AVAILABLE, artifact=artifact, runner=runner,
@@ -296,6 +357,7 @@ class Repository:
             return self._pick(model, version)
 
     def _pick(self, model, version):
+        self._broken(model)
         versions = self._models.get(model)
         if versions is None:
             raise NotFound(f"Model {model!r} not found. Available: {sorted(self._models)}.")
@@ -324,6 +386,7 @@ class Repository:
         Raises:
             NotFound: unknown model, or a version it never had.
         """
+        self._broken(model)
         with self._lock:
             if model not in self._models:
                 raise NotFound(f"Model {model!r} not found. Available: {sorted(self._models)}.")

@@ -59,6 +59,14 @@ class Server:
         grpc_port: `int` or `None`: also serve KServe v2 / Triton's and
             TF-Serving's gRPC APIs on this port (``kerasexport serve`` uses
             8500, TF-Serving's); `None` or 0: no gRPC. Defaults to `None`.
+        model_config_file: `str` or `None`, a TF-Serving model config file
+            (``models.config``): its models, version policies and
+            ``version_labels`` are served (`serving.model_config`). Defaults
+            to `None` (every model under `path`).
+
+    A Triton ``<model>/config.pbtxt`` sets that model's batching and
+    warm-up (`serving.triton_config`) in place of `max_batch_size` and
+    `max_delay_ms`.
 
     Attributes:
         url: the base URL, e.g. ``"http://127.0.0.1:8501"`` (after start).
@@ -76,8 +84,9 @@ class Server:
     def __init__(self, path, host="127.0.0.1", port=DEFAULT_PORT, *,
                  poll_seconds=DEFAULT_POLL_SECONDS, max_batch_size=DEFAULT_MAX_BATCH_SIZE,
                  max_delay_ms=DEFAULT_MAX_DELAY_MS, max_body_mb=DEFAULT_MAX_BODY_MB,
-                 token=None, quiet=False, grpc_port=None):
+                 token=None, quiet=False, grpc_port=None, model_config_file=None):
         self.path = os.fspath(path)
+        self.model_config_file = None if model_config_file is None else os.fspath(model_config_file)
         self.host = _check_text(host, "host")
         self.port = _check_number(port, "port", integer=True, minimum=0, maximum=65535)
         self.poll_seconds = _check_number(poll_seconds, "poll_seconds", minimum=0)
@@ -108,16 +117,18 @@ class Server:
         from kerasexport.serving.batching import Runner
         from kerasexport.serving.errors import NotFound
 
-        def make_runner(artifact, model, version):
-            return Runner(artifact, self.max_batch_size, self.max_delay_ms,
-                          self.metrics.batch_observer(model, version))
+        def make_runner(artifact, model, version, config=None):
+            rows, delay = ((config.rows_per_batch, config.max_delay_ms) if config is not None
+                           else (self.max_batch_size, self.max_delay_ms))  # a Triton config.pbtxt's, else ours
+            return Runner(artifact, rows, delay, self.metrics.batch_observer(model, version))
 
         from kerasexport.serving.warmup import batch_sizes
 
         try:
             self.repository = Repository(self.path, make_runner,
-                                         warmup_rows=batch_sizes(self.max_batch_size))
-        except NotFound as exc:
+                                         warmup_rows=batch_sizes(self.max_batch_size),
+                                         model_config=self.model_config_file)
+        except (NotFound, ValueError) as exc:  # ValueError: model_config.ConfigError
             raise errors.ArtifactError(str(exc)) from None
         self.metrics = Metrics(self.repository)
         self.repository.scan()
@@ -268,7 +279,8 @@ def serve(path, host="127.0.0.1", port=DEFAULT_PORT, **options):
         host: `str`. Defaults to `"127.0.0.1"`.
         port: `int`. Defaults to 8501.
         **options: as `Server` (`poll_seconds`, `max_batch_size`,
-            `max_delay_ms`, `max_body_mb`, `token`, `quiet`, `grpc_port`).
+            `max_delay_ms`, `max_body_mb`, `token`, `quiet`, `grpc_port`,
+            `model_config_file`).
 
     Raises:
         ArtifactError: `path` holds nothing that can be served.
