@@ -506,9 +506,10 @@ def test_kerasexport_serve_grpc_port_answers_and_stops_on_sigterm(serving_artifa
                                 "--grpc-port", str(port), "--quiet", "--max-delay-ms", "1500"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lines = [process.stdout.readline().rstrip("\n") for _ in range(3)]
-        assert lines[0].startswith("Serving on http://127.0.0.1:") and lines[1] == "  model: version 1"
-        assert lines[2] == f"gRPC on 127.0.0.1:{port} (KServe v2 and TF-Serving)"
+        lines = [process.stdout.readline().rstrip("\n") for _ in range(4)]
+        assert lines[0].startswith("Serving on http://127.0.0.1:") and lines[1].startswith("Page: http://")
+        assert lines[2] == "  model: version 1"
+        assert lines[3] == f"gRPC on 127.0.0.1:{port} (KServe v2 and TF-Serving)"
         client = tritongrpc.InferenceServerClient(f"127.0.0.1:{port}")
         result = client.infer("model", [infer_input("x", X)])
         assert result.as_numpy(result.get_response().outputs[0].name).shape == (2, 3)

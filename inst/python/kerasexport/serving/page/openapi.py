@@ -157,7 +157,22 @@ def _tfserving_paths(served):
             paths[path] = _with_parameters(item, versioned, ())
     paths["/v1/models/{model}:predict"] = _with_parameters(predict, False, served)
     paths["/v1/models/{model}/versions/{version}:predict"] = _with_parameters(predict, True, served)
+    labelled_predict = {"post": dict(predict["post"], summary=(
+        "Predict with the version a label names (version_labels of --model-config-file)."))}
+    for suffix, item in (("", status), ("/metadata", metadata), (":predict", labelled_predict)):
+        paths["/v1/models/{model}/labels/{label}" + suffix] = _with_label(item)
     return paths
+
+
+_LABEL = {"name": "label", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
+          "description": "A version label of TF-Serving's model config file (version_labels)."}
+
+
+def _with_label(item):
+    (method, operation), = item.items()
+    operation = dict(operation, responses=dict(operation["responses"]))
+    operation["parameters"] = [_model_parameter(), _LABEL]
+    return {method: operation}
 
 
 def _kserve_paths(served):
