@@ -92,8 +92,8 @@ def _ours(name, onnx_path, http_port, grpc_port, work, extra=(), profile=None):
     target = os.path.join(repo, name, "1", "model.onnx")
     if not os.path.exists(target):
         os.symlink(os.path.abspath(onnx_path), target)
-    prefix = [sys.executable] + (["-m", "cProfile", "-o", profile] if profile else [])
-    return [*prefix, "-m", "kerasexport.cli", "serve", repo, "--port", str(http_port), "--grpc-port",
+    prefix = [sys.executable] + ([os.path.join(PEERS, "profiled.py"), profile] if profile else ["-m"])
+    return [*prefix, "kerasexport.cli", "serve", repo, "--port", str(http_port), "--grpc-port",
             str(grpc_port), "--quiet", "--poll-seconds", "0", *extra], dict(os.environ)
 
 
@@ -125,11 +125,16 @@ def servers(quick):
     return rows
 
 
-def _load(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup):
-    argv = ["taskset", "-c", "1", sys.executable, os.path.join(PEERS, "loadgen.py"), "--transport", transport,
+def _load_argv(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup):
+    return ["taskset", "-c", "1", sys.executable, os.path.join(PEERS, "loadgen.py"), "--transport", transport,
             "--port", str(port), "--model", name, "--input", input_name, "--x", x_file,
             "--expected", expected_file, "--clients", str(clients), "--seconds", str(seconds),
             "--max-requests", str(max_requests), "--warmup", str(warmup)]
+
+
+def _load(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup):
+    argv = _load_argv(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests,
+                      warmup)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + warmup + 120)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "load generator failed")
@@ -256,8 +261,18 @@ def profile(name, onnx_path, x, input_name, work, seconds=5.0):
         server = Server(argv, env, http_port, f"/v2/models/{name}/ready",
                         os.path.join(work, f"profile-{transport}.log"))
         try:
-            r = _load(transport, grpc_port if transport == "grpc" else http_port, name, input_name, x_file,
-                      expected_file, 32, seconds, 1_000_000, 0.5)
+            load = subprocess.Popen(_load_argv(transport, grpc_port if transport == "grpc" else http_port, name,
+                                               input_name, x_file, expected_file, 32, seconds, 1_000_000, 0.5),
+                                    stdout=subprocess.PIPE, text=True)
+            time.sleep(0.7)  # the load generator's start and warm-up
+            os.kill(server.process.pid, signal.SIGUSR1)
+            stdout, _ = load.communicate(timeout=seconds + 120)
+            os.kill(server.process.pid, signal.SIGUSR2)
+            deadline = time.monotonic() + 30
+            while not os.path.exists(stats_file) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(0.5)  # the file is complete once dump_stats returns
+            r = json.loads(stdout)
         finally:
             server.stop()
         if not os.path.exists(stats_file):
@@ -381,9 +396,11 @@ def _targets(name, res):
 
 def _profile_lines(prof):
     lines = ["### Where kerasexport's server spends its time", "",
-             "cProfile of `kerasexport serve` (MLP, 32 clients, 5 s, a separate run: the profiler slows",
-             "the server, so its counts are not the table's). Own time of the top functions, in the",
-             "server's main thread (the event loop: HTTP or gRPC, decoding, the batcher's hand-off).", ""]
+             "cProfile of `kerasexport serve` (MLP, 32 clients, 5 s; bench/peers/profiled.py switches it on",
+             "after start-up and warm-up; a separate run: the profiler slows the server, so its counts are",
+             "not the table's). Own time of the top functions in the server's main thread (the event loop:",
+             "HTTP or gRPC, decoding, the batcher's hand-off), per request answered; `asyncio` `run` is",
+             "the loop itself and whatever C code (grpcio's core, httptools, sockets) it calls.", ""]
     for transport, p in prof.items():
         lines += [f"{TRANSPORT_NAMES[transport]}: {p['requests']:,} requests, {p['total']:.1f} s profiled.", "",
                   "| function | calls | own s | own µs per request |", "|---|---:|---:|---:|"]
