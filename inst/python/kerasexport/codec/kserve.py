@@ -16,6 +16,7 @@ process), and a client must not fail when a new version lands.
 """
 
 import dataclasses
+import math
 import struct
 
 import numpy as np
@@ -147,7 +148,7 @@ def check_header(name, shape, datatype):
 
 def from_binary(raw, datatype, shape, name):
     """One input's binary data (little-endian; BYTES as 4-byte length + bytes) as an array."""
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     if datatype == "BYTES":
         values, offset = [], 0
         while offset < len(raw):
@@ -173,7 +174,7 @@ def from_binary(raw, datatype, shape, name):
 def _from_json(data, datatype, shape, name):
     info = TensorInfo(name, "string" if datatype == "BYTES" else str(tensors.v2_numpy(datatype)), None)
     array = tensors.to_array(data, info, f"input {name!r}")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     if array.size != count:
         raise RequestError(f"Input {name!r} has {array.size} values; shape {shape} needs {count}.")
     return array.reshape(shape)

@@ -13,6 +13,8 @@ The messages themselves are the caller's (the generated classes of
 tritonclient's ``service_pb2``); this module reads and fills their fields.
 """
 
+import math
+
 import numpy as np
 
 from kerasexport.codec import kserve, tensors
@@ -55,7 +57,7 @@ def decode_infer(message):
             arrays[name] = kserve.from_binary(raw[i], datatype, shape, name)
         elif typed:
             arrays[name] = _from_contents(getattr(item.contents, field), datatype, shape, name)
-        elif int(np.prod(shape, dtype=np.int64)) == 0:
+        elif math.prod(shape) == 0:
             arrays[name] = np.zeros(shape, dtype=object if datatype == "BYTES" else tensors.v2_numpy(datatype))
         else:
             raise RequestError(f"Input {name!r} has neither \"data\" nor a binary_data_size parameter "
@@ -65,7 +67,7 @@ def decode_infer(message):
 
 
 def _from_contents(values, datatype, shape, name):
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     if len(values) != count:
         raise RequestError(f"Input {name!r} has {len(values)} values; shape {shape} needs {count}.")
     if datatype == "BYTES":

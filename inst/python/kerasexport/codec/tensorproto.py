@@ -10,6 +10,8 @@ TensorFlow install), read and filled here by field name, so this module
 imports no TensorFlow. Refusals are `RequestError`s.
 """
 
+import math
+
 import numpy as np
 
 from kerasexport import dtypes
@@ -58,7 +60,7 @@ def to_array(message, name):
     if any(d < 0 for d in shape):
         raise RequestError(f"Input {name!r}: tensor_shape {shape} has negative dimensions; expected "
                            "non-negative whole numbers.")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     if dtype != "string" and message.tensor_content:
         numpy_dtype = np.dtype(dtype).newbyteorder("<")
         if len(message.tensor_content) != count * numpy_dtype.itemsize:
