@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import pstats
+import shutil
 import signal
 import socket
 import subprocess
@@ -382,8 +383,12 @@ def _targets(name, res):
             if isinstance(r, dict) and r["p50"] is not None:
                 over = r["p50"] - floor
                 verdict = "met" if over <= limit else f"missed by {over - limit:.2f} ms"
+                others = [f"{label.split(' (')[0]} {c['p50'] - floor:+.2f} ms"
+                          for (label, t, n), c in cells.items()
+                          if t == transport and n == 1 and label != OURS and isinstance(c, dict) and c["p50"]]
+                reference = f"; through the same client: {', '.join(others)}" if others else ""
                 lines.append(f"- p50 over onnxruntime at 1 client, {TRANSPORT_NAMES[transport]}: "
-                             f"{over:+.2f} ms (target ≤ {limit} ms): {verdict}.")
+                             f"{over:+.2f} ms (target ≤ {limit} ms): {verdict}{reference}.")
         for transport in ("v2_binary", "grpc"):
             b, u = cells.get((OURS, transport, 32)), cells.get((OURS_UNBATCHED, transport, 32))
             if isinstance(b, dict) and isinstance(u, dict) and u["rps"]:
@@ -437,11 +442,14 @@ def main():
         x = np.random.default_rng(2).normal(size=(1,) + shape).astype("float32")
         models[name] = (path, x, session.run(None, {input_name: x})[0], input_name)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    results = measure(models, args.quick, work, sys.stderr, args.only, args.seconds)
-    prof = None
-    if not args.quick and not args.no_profile:
-        path, x, _, input_name = models["mlp"]
-        prof = profile("mlp", path, x, input_name, work)
+    try:
+        results = measure(models, args.quick, work, sys.stderr, args.only, args.seconds)
+        prof = None
+        if not args.quick and not args.no_profile and "mlp" in models:
+            path, x, _, input_name = models["mlp"]
+            prof = profile("mlp", path, x, input_name, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     load = os.getloadavg()[0]
     note = (f"After the run: {after.split('load average:')[-1].strip()}. "
