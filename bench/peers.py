@@ -48,6 +48,13 @@ TRANSPORT_NAMES = {"tfs_json": "HTTP JSON (TF-Serving rows)", "v2_json": "HTTP J
 OURS, OURS_UNBATCHED = "kerasexport serve", "kerasexport serve, no batching"
 
 
+def _pin(core):
+    """`taskset -c core` where this process may run there; nothing (unpinned) otherwise."""
+    if shutil.which("taskset") and {0, 1} <= os.sched_getaffinity(0):
+        return ["taskset", "-c", str(core)]
+    return []
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,7 +67,7 @@ class Server:
     def __init__(self, argv, env, http_port, ready_path, log):
         self.http_port = http_port
         self.log = open(log, "w")
-        self.process = subprocess.Popen(["taskset", "-c", "0", *argv], env=env, stdout=self.log,
+        self.process = subprocess.Popen([*_pin(0), *argv], env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -127,7 +134,7 @@ def servers(quick):
 
 
 def _load_argv(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup):
-    return ["taskset", "-c", "1", sys.executable, os.path.join(PEERS, "loadgen.py"), "--transport", transport,
+    return [*_pin(1), sys.executable, os.path.join(PEERS, "loadgen.py"), "--transport", transport,
             "--port", str(port), "--model", name, "--input", input_name, "--x", x_file,
             "--expected", expected_file, "--clients", str(clients), "--seconds", str(seconds),
             "--max-requests", str(max_requests), "--warmup", str(warmup)]
@@ -166,7 +173,8 @@ def direct(onnx_path, x, reps):
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})
+    if _pin(0):
+        os.sched_setaffinity(0, {0})
     try:
         session = onnxruntime.InferenceSession(onnx_path, sess_options=options, providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: x}
@@ -235,7 +243,7 @@ class _NoHealthServer(Server):
     def __init__(self, argv, env, http_port, name, x):
         self.http_port = http_port
         self.log = open(os.devnull, "w")
-        self.process = subprocess.Popen(["taskset", "-c", "0", *argv], env=env, stdout=self.log,
+        self.process = subprocess.Popen([*_pin(0), *argv], env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         try:
             _wait_tfs(http_port, name, x)
@@ -457,6 +465,9 @@ def main():
         x = np.random.default_rng(2).normal(size=(1,) + shape).astype("float32")
         models[name] = (path, x, session.run(None, {input_name: x})[0], input_name)
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    if not _pin(0):
+        print("bench/peers.py: no taskset or fewer than 2 cores: servers and load generator unpinned",
+              file=sys.stderr)
     try:
         results = measure(models, args.quick, work, sys.stderr, args.only, args.seconds)
         prof = None
@@ -470,6 +481,8 @@ def main():
     note = (f"After the run: {after.split('load average:')[-1].strip()}. "
             + ("Measured on a shared machine (load average above 1 on 2 cores): other work ran beside it."
                if load > 1 or float(uptime.split("load average:")[-1].split(",")[0]) > 1 else ""))
+    if not _pin(0):
+        note += " No taskset or fewer than 2 cores here: servers and load generator were not pinned."
     text = section(results, prof, args.quick, uptime, note,
                    "at most 300 requests" if args.quick else f"{args.seconds:g} s")
     with open(args.out, "w") as f:
