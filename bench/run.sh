@@ -5,6 +5,8 @@
 #                          scripts work; its numbers are too short to judge by
 #                          and go to bench/out/, not RESULTS.md.
 # Every ratio compares runs made side by side within this one run.
+# The full run first builds the peer servers' virtualenvs (bench/peers/setup.sh,
+# idempotent; under bench/peers/venv-*, never a dependency of kerasexport).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KERASEXPORT_PYTHON=${KERASEXPORT_PYTHON:-$PWD/.venv/bin/python}
@@ -38,7 +40,12 @@ echo "== reduced precision"
 KERAS_BACKEND=tensorflow "$python" bench/precision.py "${quick[@]}" --out "$out/precision.md" >/dev/null
 echo "== serving"
 KERAS_BACKEND=tensorflow "$python" bench/serve.py "${quick[@]}" --out "$out/serve.md" >/dev/null
+echo "== serving against other servers"
+if [ ${#quick[@]} -eq 0 ]; then
+  bash bench/peers/setup.sh || echo "bench/peers/setup.sh failed: peers without a venv are skipped"
+fi
+KERAS_BACKEND=tensorflow "$python" bench/peers.py "${quick[@]}" --out "$out/peers.md" >/dev/null
 echo "== artifact speed, R"
 KERAS_BACKEND=tensorflow Rscript bench/predict.R "$out/predict.md" >/dev/null
-"$python" bench/report.py --export "$out/export.jsonl" --sections "$out/cross.md" "$out/speed.md" "$out/precision.md" "$out/predict.md" "$out/serve.md" --out "$results"
+"$python" bench/report.py --export "$out/export.jsonl" --sections "$out/cross.md" "$out/speed.md" "$out/precision.md" "$out/predict.md" "$out/serve.md" "$out/peers.md" --out "$results"
 echo "Wrote $results"

@@ -43,3 +43,20 @@ def test_a_request_error_is_an_input_error_for_every_caller():
     with pytest.raises(errors.InputError):
         kserve.decode_infer(b'{"inputs": []}', None)
     assert issubclass(errors.RequestError, errors.KerasexportError)
+
+
+def test_a_shape_whose_size_overflows_int64_is_refused_not_wrapped_to_zero():
+    # 2**32 x 2**32 elements wrap to 0 in int64: an empty body used to pass the
+    # size check and fail later in reshape (not a RequestError).
+    with pytest.raises(errors.RequestError, match="needs 73786976294838206464"):
+        kserve.from_binary(b"", "FP32", [2**32, 2**32], "x")
+    from tritonclient.grpc import service_pb2
+
+    from kerasexport.codec import kserve_proto
+
+    message = service_pb2.ModelInferRequest(model_name="m")
+    tensor = message.inputs.add()
+    tensor.name, tensor.datatype = "x", "FP32"
+    tensor.shape.extend([2**32, 2**32])
+    with pytest.raises(errors.RequestError, match="neither"):
+        kserve_proto.decode_infer(message)

@@ -1,0 +1,499 @@
+"""Serving against the servers users would pick instead, side by side in one run.
+
+Every server runs the same ONNX files (the ladder's MLP and CNN exported by
+kerasexport) on onnxruntime with one intra-op and one inter-op thread, pinned
+to core 0 (`taskset -c 0`; kerasexport's and the Starlette peer's default
+session sizes its pool to that one core); the load generator
+(bench/peers/loadgen.py) runs in its own process pinned to core 1.
+
+Servers: `kerasexport serve` (with its batcher, and for the MLP also without:
+`--max-batch-size 1`); Triton's C++ `tritonserver` (PyTriton's wheel, a
+Python-backend model, dynamic batcher); MLServer (custom runtime, adaptive
+batching); KServe's ModelServer (custom Model); the hand-written Starlette
+endpoint (bench/serve_peer.py). Each peer lives in its own virtualenv under
+bench/peers/ (bench/peers/setup.sh); a peer whose venv is missing is skipped
+with the reason printed. `--quick` runs kerasexport and the Starlette peer
+only, on the MLP, a few hundred requests a cell.
+
+Transports: TF-Serving's JSON rows, KServe v2 JSON, KServe v2 binary tensors,
+KServe v2 gRPC; 1 and 32 concurrent clients. Also: onnxruntime called directly
+on core 0 (the floor for the 1-client p50), and a cProfile of kerasexport's
+server under 32 clients (full run). Writes a Markdown section.
+"""
+
+import argparse
+import json
+import os
+import pstats
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS = os.path.join(HERE, "peers")
+sys.path.insert(0, HERE)
+sys.path.insert(0, PEERS)
+
+CLIENTS = (1, 32)
+TRANSPORTS = ("tfs_json", "v2_json", "v2_binary", "grpc")
+TRANSPORT_NAMES = {"tfs_json": "HTTP JSON (TF-Serving rows)", "v2_json": "HTTP JSON (KServe v2)",
+                   "v2_binary": "HTTP binary tensors (KServe v2)", "grpc": "gRPC (KServe v2)"}
+OURS, OURS_UNBATCHED = "kerasexport serve", "kerasexport serve, no batching"
+
+
+def _pin(core):
+    """`taskset -c core` where this process may run there; nothing (unpinned) otherwise."""
+    if shutil.which("taskset") and {0, 1} <= os.sched_getaffinity(0):
+        return ["taskset", "-c", str(core)]
+    return []
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server pinned to core 0 in a child process; stopped by `stop()` whatever happens."""
+
+    def __init__(self, argv, env, http_port, ready_path, log):
+        self.http_port = http_port
+        self.log = open(log, "w")
+        self.process = subprocess.Popen([*_pin(0), *argv], env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"exited with {self.process.returncode} before it was ready")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}{ready_path}", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("not ready within 180 s")
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def _ours(name, onnx_path, http_port, grpc_port, work, extra=(), profile=None):
+    repo = os.path.join(work, "ours-repository")
+    os.makedirs(os.path.join(repo, name, "1"), exist_ok=True)
+    target = os.path.join(repo, name, "1", "model.onnx")
+    if not os.path.exists(target):
+        os.symlink(os.path.abspath(onnx_path), target)
+    prefix = [sys.executable] + ([os.path.join(PEERS, "profiled.py"), profile] if profile else ["-m"])
+    return [*prefix, "kerasexport.cli", "serve", repo, "--port", str(http_port), "--grpc-port",
+            str(grpc_port), "--quiet", "--poll-seconds", "0", *extra], dict(os.environ)
+
+
+def _starlette(name, onnx_path, http_port, grpc_port, work):
+    code = ("import sys, socket, uvicorn; sys.argv = [sys.argv[0], sys.argv[1]]; "
+            f"sys.path.insert(0, {HERE!r}); import serve_peer; "
+            f"uvicorn.Server(uvicorn.Config(serve_peer.app, host='127.0.0.1', port={http_port}, "
+            "log_level='warning')).run()")
+    return [sys.executable, "-c", code, os.path.abspath(onnx_path)], dict(os.environ)
+
+
+def servers(quick):
+    """(label, launcher module or None, command builder, ready path, transports, MLP only)."""
+    import kserve_server
+    import mlserver_server
+    import triton_server
+
+    rows = [(OURS, None, _ours, "/v2/models/{name}/ready", TRANSPORTS, False),
+            (OURS_UNBATCHED, None, lambda *a: _ours(*a, extra=("--max-batch-size", "1")), "/v2/models/{name}/ready",
+             ("v2_binary", "grpc"), True),
+            ("Starlette + onnxruntime (hand-written)", None, _starlette, None, ("tfs_json",), False)]
+    if not quick:
+        rows += [("Triton (PyTriton 0.7.0's tritonserver, Python backend)", triton_server, triton_server.command,
+                  "/v2/models/{name}/ready", ("v2_json", "v2_binary", "grpc"), False),
+                 ("MLServer 1.7.1", mlserver_server, mlserver_server.command, "/v2/models/{name}/ready",
+                  ("v2_json", "grpc"), False),
+                 ("KServe ModelServer 0.21.0", kserve_server, kserve_server.command, "/v2/models/{name}/ready",
+                  ("tfs_json", "v2_json", "v2_binary", "grpc"), False)]
+    return rows
+
+
+def _load_argv(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup):
+    return [*_pin(1), sys.executable, os.path.join(PEERS, "loadgen.py"), "--transport", transport,
+            "--port", str(port), "--model", name, "--input", input_name, "--x", x_file,
+            "--expected", expected_file, "--clients", str(clients), "--seconds", str(seconds),
+            "--max-requests", str(max_requests), "--warmup", str(warmup)]
+
+
+def _load(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup):
+    argv = _load_argv(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests,
+                      warmup)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + warmup + 120)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "load generator failed")
+    return json.loads(out.stdout)
+
+
+def _wait_tfs(port, name, x, deadline=30):
+    """The Starlette peer has no health route: ready when a prediction answers."""
+    body = json.dumps({"instances": x.tolist()}).encode()
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models/{name}:predict", data=body,
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("not answering within 30 s")
+
+
+def direct(onnx_path, x, reps):
+    """p50 ms of onnxruntime called directly, one thread, on core 0, batch 1."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    before = os.sched_getaffinity(0)
+    if _pin(0):
+        os.sched_setaffinity(0, {0})
+    try:
+        session = onnxruntime.InferenceSession(onnx_path, sess_options=options, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: x}
+        for _ in range(50):
+            session.run(None, feed)
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            session.run(None, feed)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.sched_setaffinity(0, before)
+    return float(np.percentile(times, 50))
+
+
+def measure(models, quick, work, log, only=None, seconds=5.0):
+    """{model: {"direct": ms, "cells": {(server, transport, clients): result or error string}}}."""
+    seconds, max_requests, warmup = (2.0, 300, 0.2) if quick else (seconds, 1_000_000, 0.5)
+    results = {}
+    for name, (onnx_path, x, expected, input_name) in models.items():
+        x_file, expected_file = os.path.join(work, f"{name}-x.npy"), os.path.join(work, f"{name}-y.npy")
+        np.save(x_file, x)
+        np.save(expected_file, expected)
+        cells = {}
+        results[name] = {"direct": direct(onnx_path, x, 300 if quick else 3000), "cells": cells, "skipped": {}}
+        for label, module, build, ready, transports, mlp_only in servers(quick):
+            if (mlp_only and name != "mlp") or (only and not any(o.lower() in label.lower() for o in only)):
+                continue
+            reason = module.missing() if module else None
+            if reason:
+                print(f"  skipping {label}: {reason}", file=log, flush=True)
+                results[name]["skipped"][label] = reason
+                continue
+            http_port, grpc_port = _free_port(), _free_port()
+            print(f"  {name}: {label}", file=log, flush=True)
+            server = None
+            try:
+                argv, env = build(name, onnx_path, http_port, grpc_port, work)
+                log_file = os.path.join(work, f"{name}-{len(cells)}.log")
+                if ready:
+                    server = Server(argv, env, http_port, ready.format(name=name), log_file)
+                else:  # no health route: ready when a prediction answers
+                    server = _NoHealthServer(argv, env, http_port, name, x)
+                for transport in transports:
+                    for clients in CLIENTS:
+                        if mlp_only and clients == 1:
+                            continue
+                        port = grpc_port if transport == "grpc" else http_port
+                        try:
+                            r = _load(transport, port, name, input_name, x_file, expected_file, clients,
+                                      seconds, max_requests, warmup)
+                        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+                            r = f"load failed: {exc}"
+                        cells[(label, transport, clients)] = r
+                        print(f"    {transport} x{clients}: {_brief(r)}", file=log, flush=True)
+            except RuntimeError as exc:
+                print(f"    did not start: {exc}", file=log, flush=True)
+                results[name]["skipped"][label] = f"did not start: {exc}"
+            finally:
+                if server is not None:
+                    server.stop()
+    return results
+
+
+class _NoHealthServer(Server):
+    def __init__(self, argv, env, http_port, name, x):
+        self.http_port = http_port
+        self.log = open(os.devnull, "w")
+        self.process = subprocess.Popen([*_pin(0), *argv], env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_tfs(http_port, name, x)
+        except RuntimeError:
+            self.stop()
+            raise
+
+
+def _brief(r):
+    if isinstance(r, str):
+        return r
+    return (f"{r['rps']:.0f} req/s, p50 {r['p50'] or float('nan'):.2f} ms, p99 {r['p99'] or float('nan'):.2f} ms, "
+            f"{r['errors']} errors, client CPU {r['client_cpu']:.2f}")
+
+
+def profile(name, onnx_path, x, input_name, work, seconds=5.0):
+    """Top functions by own time in kerasexport's server under 32 clients, per transport."""
+    x_file, expected_file = os.path.join(work, f"{name}-x.npy"), os.path.join(work, f"{name}-y.npy")
+    out = {}
+    for transport in ("v2_binary", "grpc"):
+        stats_file = os.path.join(work, f"profile-{transport}.prof")
+        http_port, grpc_port = _free_port(), _free_port()
+        argv, env = _ours(name, onnx_path, http_port, grpc_port, work, profile=stats_file)
+        server = Server(argv, env, http_port, f"/v2/models/{name}/ready",
+                        os.path.join(work, f"profile-{transport}.log"))
+        try:
+            load = subprocess.Popen(_load_argv(transport, grpc_port if transport == "grpc" else http_port, name,
+                                               input_name, x_file, expected_file, 32, seconds, 1_000_000, 0.5),
+                                    stdout=subprocess.PIPE, text=True)
+            time.sleep(0.7)  # the load generator's start and warm-up
+            os.kill(server.process.pid, signal.SIGUSR1)
+            stdout, _ = load.communicate(timeout=seconds + 120)
+            os.kill(server.process.pid, signal.SIGUSR2)
+            deadline = time.monotonic() + 30
+            while not os.path.exists(stats_file) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(0.5)  # the file is complete once dump_stats returns
+            r = json.loads(stdout)
+        finally:
+            server.stop()
+        if not os.path.exists(stats_file):
+            continue
+        stats = pstats.Stats(stats_file)
+        total = stats.total_tt
+        rows = []
+        for (file, line, function), (_, calls, tottime, cumtime, _) in stats.stats.items():
+            rows.append((tottime, calls, f"{os.path.basename(os.path.dirname(file))}/{os.path.basename(file)}:"
+                                         f"{function}" if file != "~" else function))
+        rows.sort(reverse=True)
+        out[transport] = {"requests": r["requests"], "total": total, "top": rows[:12]}
+    return out
+
+
+# Report ----
+
+
+def _fmt(r, key, digits):
+    v = r.get(key)
+    return "—" if v is None else f"{v:,.{digits}f}"
+
+
+def section(results, prof, quick, uptime, machine_note, seconds="5 s"):
+    lines = ["## Serving against other servers", ""]
+    if quick:
+        lines += ["Quick smoke run (kerasexport and the Starlette peer, a few hundred requests a cell): "
+                  "too short to judge by.", ""]
+    lines += [
+        "bench/peers.py: the ladder's MLP and CNN exported by kerasexport to ONNX, served by each server",
+        "on onnxruntime with one intra-op and one inter-op thread, the server pinned to core 0 and",
+        "the load generator (bench/peers/loadgen.py: asyncio clients, one keep-alive connection or",
+        "gRPC channel each, one row per request, bodies built once) pinned to core 1. Each cell: a",
+        f"warm-up, then {seconds}; the first answer of every client is checked against onnxruntime's output.",
+        "Peers: Triton's C++ `tritonserver` from PyTriton 0.7.0's wheel (Python-backend model on",
+        "onnxruntime, `dynamic_batching {}`, one instance), MLServer 1.7.1 (custom runtime, adaptive",
+        "batching up to 32 rows and 1 ms, inference in the server process), KServe 0.21.0's",
+        "ModelServer (custom `Model`; no batcher in the server), and a hand-written Starlette endpoint.",
+        "kerasexport: `kerasexport serve` with its defaults (batches of up to 32, no added delay).",
+        "",
+        f"Measured with `uptime`: {uptime}. {machine_note}",
+        "",
+    ]
+    for name, res in results.items():
+        cells = res["cells"]
+        floor = res["direct"]
+        lines += [f"### {name.upper()}", "",
+                  f"onnxruntime called directly (one thread, core 0, batch 1): p50 {floor:.3f} ms.", "",
+                  "| server | transport | 1 client req/s | p50 ms | p99 ms | 32 clients req/s | p50 ms | p99 ms | "
+                  "errors | load generator CPU at 32 | kerasexport ÷ this at 32 |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        labels = []
+        for (label, _, _) in cells:
+            if label not in labels:
+                labels.append(label)
+        for label in labels:
+            for transport in TRANSPORTS:
+                one, many = cells.get((label, transport, 1)), cells.get((label, transport, 32))
+                if one is None and many is None:
+                    continue
+                row = [label, TRANSPORT_NAMES[transport]]
+                errors = 0
+                failed = []
+                for r in (one, many):
+                    if isinstance(r, dict):
+                        row += [_fmt(r, "rps", 0), _fmt(r, "p50", 2), _fmt(r, "p99", 2)]
+                        errors += r["errors"]
+                    else:
+                        row += ["—", "—", "—"]
+                        if r:
+                            failed.append(r)
+                row.append(str(errors) + (f" ({'; '.join(failed)})" if failed else ""))
+                row.append(_fmt(many, "client_cpu", 2) if isinstance(many, dict) else "—")
+                ours = cells.get((OURS, transport, 32))
+                if label != OURS and isinstance(many, dict) and isinstance(ours, dict) and many["rps"]:
+                    row.append(f"{ours['rps'] / many['rps']:.2f}×")
+                else:
+                    row.append("—")
+                lines.append("| " + " | ".join(row) + " |")
+        for label, reason in res["skipped"].items():
+            lines.append(f"\n{label}: skipped, {reason}.")
+        lines += [""] + _targets(name, res) + [""]
+    if prof:
+        lines += _profile_lines(prof)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _targets(name, res):
+    cells, floor = res["cells"], res["direct"]
+    lines = [f"Targets ({name.upper()}):", ""]
+    missed = []
+    for (label, transport, clients), r in cells.items():
+        if label in (OURS, OURS_UNBATCHED) or clients != 32 or not isinstance(r, dict):
+            continue
+        ours = cells.get((OURS, transport, 32))
+        if not isinstance(ours, dict):
+            continue
+        ratio = ours["rps"] / r["rps"] if r["rps"] else float("inf")
+        if ratio < 1:
+            missed.append(f"{label} on {TRANSPORT_NAMES[transport]}: {ratio:.2f}× "
+                          f"({ours['rps']:,.0f} against {r['rps']:,.0f} req/s, {1 - ratio:.0%} short)")
+    lines.append("- kerasexport ≥ every peer's throughput at 32 clients on every transport both speak: "
+                 + ("met." if not missed else "missed for " + "; ".join(missed) + "."))
+    if name == "mlp":
+        for transport, limit in (("grpc", 0.5), ("v2_binary", 0.5), ("tfs_json", 1.0)):
+            r = cells.get((OURS, transport, 1))
+            if isinstance(r, dict) and r["p50"] is not None:
+                over = r["p50"] - floor
+                verdict = "met" if over <= limit else f"missed by {over - limit:.2f} ms"
+                others = [f"{label.split(' (')[0]} {c['p50'] - floor:+.2f} ms"
+                          for (label, t, n), c in cells.items()
+                          if t == transport and n == 1 and label != OURS and isinstance(c, dict) and c["p50"]]
+                reference = f"; through the same client: {', '.join(others)}" if others else ""
+                lines.append(f"- p50 over onnxruntime at 1 client, {TRANSPORT_NAMES[transport]}: "
+                             f"{over:+.2f} ms (target ≤ {limit} ms): {verdict}{reference}.")
+        for transport in ("v2_binary", "grpc"):
+            b, u = cells.get((OURS, transport, 32)), cells.get((OURS_UNBATCHED, transport, 32))
+            if isinstance(b, dict) and isinstance(u, dict) and u["rps"]:
+                ratio = b["rps"] / u["rps"]
+                verdict = "met" if ratio >= 2 else f"missed by {2 - ratio:.2f}×"
+                lines.append(f"- batching against `--max-batch-size 1` at 32 clients, {TRANSPORT_NAMES[transport]}: "
+                             f"{ratio:.2f}× (target ≥ 2×): {verdict}.")
+    return lines
+
+
+def _profile_lines(prof):
+    lines = ["### Where kerasexport's server spends its time", "",
+             "cProfile of `kerasexport serve` (MLP, 32 clients, 5 s; bench/peers/profiled.py switches it on",
+             "after start-up and warm-up; a separate run: the profiler slows the server, so its counts are",
+             "not the table's). Own time of the top functions in the server's main thread (the event loop:",
+             "HTTP or gRPC, decoding, the batcher's hand-off), per request answered; `asyncio` `run` is",
+             "the loop itself and whatever C code (grpcio's core, httptools, sockets) it calls.", ""]
+    for transport, p in prof.items():
+        lines += [f"{TRANSPORT_NAMES[transport]}: {p['requests']:,} requests, {p['total']:.1f} s profiled.", "",
+                  "| function | calls | own s | own µs per request |", "|---|---:|---:|---:|"]
+        for tottime, calls, where in p["top"]:
+            per = tottime / p["requests"] * 1e6 if p["requests"] else float("nan")
+            lines.append(f"| `{where}` | {calls:,} | {tottime:.2f} | {per:.1f} |")
+        lines.append("")
+    lines += [
+        "Reading it: cProfile counts wall time. Before the last fixes two trivial functions led this",
+        "profile: a one-element set comprehension in `codec/kserve.py:inputs` (0.3 µs alone, 20 µs a",
+        "request here) and, in a profile of the CNN's TF-Serving JSON cell, `orjson.loads` (0.14 ms alone",
+        "for the 64 KB body, 2.3 ms under load). Both were Python's garbage collector: the allocation",
+        "that triggers a full collection pays for walking every object start-up left (TensorFlow's",
+        "among them, imported for TF-Serving's gRPC API). `kerasexport serve` now freezes those out of",
+        "the collector once it serves (`gc.freeze()`): the set comprehension is gone from the profile",
+        "and `orjson.loads` is down to 0.4 ms (it shares the core with onnxruntime). What is left is spread thin,",
+        "no function above ~20 µs a request: uvicorn's HTTP protocol, Starlette's routing and",
+        "middleware, our codecs and input checks, the hand-off to the batcher's worker thread and back",
+        "(`SimpleQueue.put`, `run_in_executor`; the loop, that thread and onnxruntime share one core)",
+        "and the metrics: work that Triton's front end does in C++. Over gRPC most of the time is",
+        "inside grpcio's asyncio server (its C core and Cython layer, which cProfile does not see);",
+        "KServe's and MLServer's gRPC servers run on the same grpcio. Closing the gap to Triton needs a",
+        "front end outside Python's event loop, not a cheap fix; the cheap per-request costs the",
+        "profile showed (the collector's walks, prometheus_client's `labels()` on every request,",
+        "NumPy's `prod` for element counts) are fixed.",
+        "",
+    ]
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--only", nargs="*", help="servers whose name contains one of these (trying out)")
+    parser.add_argument("--models", nargs="*", default=None, help="of mlp, cnn")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds a cell")
+    args = parser.parse_args()
+
+    import kerasexport
+    import ladder
+
+    work = tempfile.mkdtemp(prefix="kerasexport-bench-peers-")
+    models = {}
+    for name in args.models or (("mlp",) if args.quick else ("mlp", "cnn")):
+        model, shape = ladder.build(name)
+        path = os.path.join(work, f"{name}.onnx")
+        kerasexport.export(model, path, format="onnx", verify=False)
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        input_name = session.get_inputs()[0].name
+        x = np.random.default_rng(2).normal(size=(1,) + shape).astype("float32")
+        models[name] = (path, x, session.run(None, {input_name: x})[0], input_name)
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    if not _pin(0):
+        print("bench/peers.py: no taskset or fewer than 2 cores: servers and load generator unpinned",
+              file=sys.stderr)
+    try:
+        results = measure(models, args.quick, work, sys.stderr, args.only, args.seconds)
+        prof = None
+        if not args.quick and not args.no_profile and "mlp" in models:
+            path, x, _, input_name = models["mlp"]
+            prof = profile("mlp", path, x, input_name, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    load = os.getloadavg()[0]
+    note = (f"After the run: {after.split('load average:')[-1].strip()}. "
+            + ("Measured on a shared machine (load average above 1 on 2 cores): other work ran beside it."
+               if load > 1 or float(uptime.split("load average:")[-1].split(",")[0]) > 1 else ""))
+    if not _pin(0):
+        note += " No taskset or fewer than 2 cores here: servers and load generator were not pinned."
+    text = section(results, prof, args.quick, uptime, note,
+                   "at most 300 requests" if args.quick else f"{args.seconds:g} s")
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
