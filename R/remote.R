@@ -56,7 +56,7 @@ describe_signatures <- function(signatures) {
   })
   names <- names(signatures)
   list(
-    format = "remote", size = NA_real_, endpoints = endpoints,
+    format = "remote", size = NA_real_, precision = "unknown", endpoints = endpoints,
     default_endpoint = if ("serving_default" %in% names) "serving_default" else names[[1]]
   )
 }
@@ -75,7 +75,8 @@ print.kerasexport_remote_artifact <- function(x, ...) {
     "*" = "Format: {x$format}",
     "*" = "Served at: {.url {x$url}}",
     "*" = "Version: {x$version}",
-    "*" = "Size: {size}"
+    "*" = "Size: {size}",
+    "*" = "Precision: {x$precision}"
   )
   cat("<kerasexport_remote_artifact>", cli_lines(lines), endpoint_lines(x), sep = "\n")
   invisible(x)
