@@ -26,6 +26,7 @@ from kerasexport import cpu
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ladder  # noqa: E402
 from artifact_speed import direct_runner, timed_blocks  # noqa: E402
+from export_cost import artifact_bytes  # noqa: E402
 
 FORMATS = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
 PRECISIONS = {"onnx": ("float32", "float16", "int8"), "openvino": ("float32", "float16", "bfloat16", "int8"),
@@ -34,13 +35,6 @@ MODELS = ("cnn", "mobilenet_v3_large")
 BATCHES = (1, 64)
 CALIBRATION_ROWS = 64
 TARGETS = {"int8": {"bytes": 0.3, "speed": 1.5}, "float16": {"bytes": 0.55}}
-
-
-def _bytes(path):
-    size = os.path.getsize(path)
-    if path.endswith(".xml"):
-        size += os.path.getsize(path[:-4] + ".bin")
-    return size
 
 
 def _export(model, shape, format, precision, path, calibration):
@@ -78,7 +72,7 @@ def main():
                     path = os.path.join(workdir, f"{model_name}-{precision}{FORMATS[format]}")
                     error, method = _export(model, shape, format, precision, path, calibration)
                     artifact = kerasexport.load(path)
-                    cells[precision] = dict(path=path, error=error, method=method, bytes=_bytes(path),
+                    cells[precision] = dict(path=path, error=error, method=method, bytes=artifact_bytes(path),
                                             run=direct_runner(format, artifact.runtime), artifact=artifact)
                 for batch in BATCHES:
                     x = inputs[batch]

@@ -166,6 +166,16 @@ def relative_error(expected, actual):
     return worst
 
 
+def run_checked(run_artifact, args, failure):
+    """`run_artifact(args)`, a runtime's own exception raised as a `VerificationError` after `failure`."""
+    try:
+        return run_artifact(args)
+    except errors.KerasexportError:
+        raise
+    except Exception as exc:
+        raise errors.VerificationError(f"{failure}: {type(exc).__name__}: {exc}") from exc
+
+
 def _trials(model, run_artifact, signature):
     """Run the model and the artifact on two input sets; yield what each gave.
 
@@ -177,15 +187,8 @@ def _trials(model, run_artifact, signature):
     for batch_size, dynamic_size in zip(BATCH_SIZES, DYNAMIC_SIZES):
         args = make_inputs(signature, batch_size, dynamic_size, int_high)
         expected = model_outputs(model, args)
-        try:
-            actual = run_artifact(args)
-        except errors.KerasexportError:
-            raise
-        except Exception as exc:
-            raise errors.VerificationError(
-                f"The exported artifact failed to run on inputs of batch size "
-                f"{batch_size}: {type(exc).__name__}: {exc}"
-            ) from exc
+        actual = run_checked(run_artifact, args,
+                             f"The exported artifact failed to run on inputs of batch size {batch_size}")
         error = relative_error(expected, actual)
         atomic.checkpoint("during_verify")
 

@@ -83,7 +83,7 @@ def resolve(format, precision, calibration_data, signature, *, rtol, agreement, 
                 )
         return None
     tool = _tool(format, precision)
-    _check_options(tool, format, options)
+    _check_options(tool, options)
     if quantization is not None and precision != "int8":
         raise errors.ArgumentError(f"`quantization` applies to int8 only; received precision {precision!r}.")
     offered = getattr(tool, "QUANTIZATIONS", QUANTIZATIONS)
@@ -126,10 +126,8 @@ def _tool(format, precision):
     return tool
 
 
-def _check_options(tool, format, options):
-    fighting = sorted(set(options) & set(getattr(tool, "CONVERTER_OPTIONS", ())))
-    if format == "openvino":
-        fighting += [k for k in ("compress_to_fp16",) if k in options]
+def _check_options(tool, options):
+    fighting = sorted(set(options) & set(getattr(tool, "PRECISION_OPTIONS", ())))
     if fighting:
         raise errors.OptionError(
             f"Option(s) {', '.join(fighting)} set the precision themselves; pass either them or "

@@ -45,11 +45,13 @@ class Calibration:
         for start in range(0, self.rows, size):
             yield [a[start:start + size] for a in self.arrays]
 
-    def samples(self, limit=None):
-        """One-row batches, at most `limit` of them: what most quantizers read."""
-        count = self.rows if limit is None else min(self.rows, limit)
-        for i in range(count):
-            yield [a[i:i + 1] for a in self.arrays]
+    def arrays_for(self, names):
+        """The arrays in the order of `names` (a file's own inputs) when they are these
+        inputs' names, else in positional order (a file exported under other names)."""
+        if sorted(names) != sorted(self.names):
+            return list(self.arrays)
+        by_name = dict(zip(self.names, self.arrays))
+        return [by_name[n] for n in names]
 
 
 def normalize(data, signature):

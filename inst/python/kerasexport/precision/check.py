@@ -85,14 +85,7 @@ def _measure(model, artifact, signature, batches):
     collected = {}
     for args in batches:
         expected = verify.model_outputs(model, args)
-        try:
-            actual = run(args)
-        except errors.KerasexportError:
-            raise
-        except Exception as exc:
-            raise errors.VerificationError(
-                f"The reduced artifact failed to run: {type(exc).__name__}: {exc}"
-            ) from exc
+        actual = verify.run_checked(run, args, "The reduced artifact failed to run")
         for name, reference, result in verify.paired(expected, actual):
             collected.setdefault(name, ([], []))
             collected[name][0].append(np.asarray(reference))

@@ -16,7 +16,8 @@ import numpy as np
 STAGE = "at_write"
 PRECISIONS = ("float16", "int8")
 NEEDS = {"float16": (), "int8": ()}
-CONVERTER_OPTIONS = ("optimizations", "representative_dataset", "target_spec",
+# The converter's options that set the precision themselves: not together with `precision=`.
+PRECISION_OPTIONS = ("optimizations", "representative_dataset", "target_spec",
                      "inference_input_type", "inference_output_type")
 MAX_SAMPLES = 300  # representative samples the converter reads
 _CALIBRATION_FILE = ".calibration.npz"

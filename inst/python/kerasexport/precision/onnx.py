@@ -92,11 +92,7 @@ def _reader(source, calibration):
 
     names = [i.name for i in onnxruntime.InferenceSession(
         source, providers=["CPUExecutionProvider"]).get_inputs()]
-    if sorted(names) == sorted(calibration.names):
-        by_name = dict(zip(calibration.names, calibration.arrays))
-        arrays = [by_name[n] for n in names]
-    else:  # exported under other names (torch.onnx): positional order
-        arrays = list(calibration.arrays)
+    arrays = calibration.arrays_for(names)  # torch.onnx names inputs its own way: by position
 
     class Reader(CalibrationDataReader):
         def __init__(self):

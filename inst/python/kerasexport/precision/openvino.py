@@ -16,6 +16,8 @@ from xml.etree import ElementTree
 STAGE = "after_write"
 PRECISIONS = ("float16", "bfloat16", "int8")
 NEEDS = {"float16": ("openvino",), "bfloat16": ("openvino",), "int8": ("openvino", "nncf")}
+# The exporter's option that sets the precision itself: not together with `precision=`.
+PRECISION_OPTIONS = ("compress_to_fp16",)
 _SUBSET = 300  # NNCF's default calibration subset size
 
 
@@ -73,10 +75,6 @@ def _quantized(model, calibration):
     if calibration is None:
         return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
     names = [p.get_any_name() for p in model.inputs]
-    if sorted(names) == sorted(calibration.names):
-        by_name = dict(zip(calibration.names, calibration.arrays))
-        arrays = [by_name[n] for n in names]
-    else:
-        arrays = list(calibration.arrays)
+    arrays = calibration.arrays_for(names)
     samples = [dict(zip(names, [a[i:i + 1] for a in arrays])) for i in range(calibration.rows)]
     return nncf.quantize(model, nncf.Dataset(samples), subset_size=min(_SUBSET, len(samples)))
