@@ -184,3 +184,42 @@ def test_gelu_converts_to_onnx_through_tensorflow(tmp_path):
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     want = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
+_AFFINITY_PROBE = r"""
+import os, sys
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # as `taskset -c <one cpu>` would
+from kerasexport.formats import onnx
+artifact = onnx.open(sys.argv[1])
+allowed = os.sched_getaffinity(0)
+outside = []
+for task in os.listdir("/proc/self/task"):
+    if os.sched_getaffinity(int(task)) - allowed:
+        outside.append(task)
+print(artifact.runtime.get_session_options().intra_op_num_threads, len(outside))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2
+                    or not os.path.isdir("/proc/self/task"),
+                    reason="needs Linux and at least two CPUs this process may use")
+def test_a_session_stays_on_the_cpus_the_process_may_use(tmp_path):
+    # Left alone, onnxruntime sized its pool to the machine and pinned a thread
+    # outside `taskset -c 0`: a pinned server computed and spun on the other core.
+    import subprocess
+    import sys
+
+    import keras
+
+    import kerasexport
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    path = str(tmp_path / "m.onnx")
+    kerasexport.export(model, path, format="onnx", verify=False)
+    out = subprocess.run([sys.executable, "-c", _AFFINITY_PROBE, path], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    threads, outside = out.stdout.split()
+    assert threads == "1"
+    assert outside == "0"

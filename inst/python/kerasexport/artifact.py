@@ -7,6 +7,7 @@ imports a runtime.
 """
 
 import dataclasses
+import functools
 import os
 
 import numpy as np
@@ -365,7 +366,7 @@ def _cast(spec, array):
         if source.kind in "USO":
             return array.astype(object) if source.kind != "O" else array
         _refuse(spec, array, "strings are expected")
-    if source.name == dtype:
+    if _name(source) == dtype:
         return array
     if source.kind in "USO":
         _refuse(spec, array, "it holds strings or objects")
@@ -399,6 +400,11 @@ def _cast(spec, array):
         if not np.array_equal(cast.astype(source), array):
             _refuse(spec, array, f"integers this large are not exact in {dtype}")
     return cast
+
+
+@functools.lru_cache(maxsize=256)  # checked on every request: NumPy builds dtype names in Python
+def _name(dtype):
+    return dtype.name
 
 
 def _refuse(spec, array, why):

@@ -16,6 +16,7 @@ process), and a client must not fail when a new version lands.
 """
 
 import dataclasses
+import functools
 import math
 import struct
 
@@ -173,11 +174,16 @@ def from_binary(raw, datatype, shape, name):
         array = np.empty(count, dtype=object)
         array[:] = values
         return array.reshape(shape)
-    dtype = tensors.v2_numpy(datatype).newbyteorder("<")
+    dtype = _little_endian(datatype)
     if len(raw) != count * dtype.itemsize:
         raise RequestError(f"Input {name!r} has {len(raw)} bytes of {datatype} data; shape {shape} "
                          f"needs {count * dtype.itemsize}.")
     return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _little_endian(datatype):
+    return tensors.v2_numpy(datatype).newbyteorder("<")
 
 
 def _from_json(data, datatype, shape, name):

@@ -8,6 +8,7 @@ back into JSON-ready values. Dtype names follow `TensorInfo.dtype`
 """
 
 import base64
+import functools
 import json
 
 import numpy as np
@@ -16,12 +17,14 @@ import orjson
 from kerasexport import dtypes
 from kerasexport.errors import RequestError
 
+@functools.lru_cache(maxsize=256)  # on every answer's every output: NumPy's dtype names are slow
 def v2_datatype(dtype):
     """The KServe v2 datatype of a TensorInfo dtype name, or of a NumPy dtype."""
     name = "string" if getattr(dtype, "kind", None) in ("O", "S", "U") else str(dtype)
     return dtypes.convert(name, "name", "v2", default=name.upper())
 
 
+@functools.lru_cache(maxsize=256)
 def v2_numpy(datatype):
     """The NumPy dtype a KServe v2 datatype's binary data is read as (`None` for BYTES, BF16)."""
     name = dtypes.convert(datatype, "v2", "name", default="")

@@ -248,7 +248,10 @@ def open(path, providers=None, session_options=None):
         path: `str`, the file.
         providers: list of onnxruntime execution providers. Defaults to
             `None` (``["CPUExecutionProvider"]``).
-        session_options: an `onnxruntime.SessionOptions`. Defaults to `None`.
+        session_options: an `onnxruntime.SessionOptions`. Defaults to `None`:
+            onnxruntime's defaults, but with as many intra-op threads as the
+            CPUs this process may run on when that is fewer than the
+            machine's (`taskset`, a container's cpuset).
 
     Raises:
         ArtifactError: a file onnxruntime cannot load (the message says
@@ -259,6 +262,8 @@ def open(path, providers=None, session_options=None):
         import onnxruntime
     except ImportError as exc:
         raise errors.DependencyError(f"Loading an ONNX artifact needs onnxruntime: {exc}", fix="install") from exc
+    if session_options is None:
+        session_options = _within_affinity(onnxruntime)
     try:
         session = onnxruntime.InferenceSession(
             path, sess_options=session_options, providers=providers or ["CPUExecutionProvider"],
@@ -284,6 +289,24 @@ def open(path, providers=None, session_options=None):
         default_endpoint=name, runtime=session, callers={name: call},
         precision=marks.get(PRECISION_MARK, "float32"),
     )
+
+
+def _within_affinity(onnxruntime):
+    """Session options that keep onnxruntime on the CPUs this process may use, or `None`.
+
+    Left to itself, onnxruntime sizes its pool to the machine's cores and
+    pins a thread to each, outside a `taskset` or cpuset too: a server
+    pinned to one core then computes (and spins) on the others.
+    """
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    if allowed >= (os.cpu_count() or allowed):
+        return None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = allowed
+    return options
 
 
 def _not_onnx_hint(path):

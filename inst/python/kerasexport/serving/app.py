@@ -24,6 +24,7 @@ from kerasexport.codec import tfserving as tfserving_codec
 from kerasexport.codec import tensors
 from kerasexport.serving import kserve, page, tfserving, triton
 from kerasexport.serving.batching import in_thread
+from kerasexport.serving.infer_routes import InferRoutes, header
 from kerasexport.serving.errors import (BodyTooLarge, ServeError, Unauthorized, body_too_large,
                                         token_refusal)
 from kerasexport.serving.lingering import lingering
@@ -38,6 +39,8 @@ JSON = "application/json"
 # Bodies larger than this are decoded in a worker thread, not on the event loop.
 _THREAD_DECODE_BYTES = 256 * 1024
 _LABELS = "kerasexport.labels"
+_HEADER_LENGTH = kserve_codec.HEADER_LENGTH.encode()
+_JSON_HEADERS = {"content-type": JSON}
 
 
 def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 2**20,
@@ -95,7 +98,8 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
         ServeError: _serve_error, errors.InputError: _bad_input, HTTPException: _http_error,
         Exception: _internal_error,
     })
-    return Guard(app, metrics, token=token, max_body_bytes=max_body_bytes, access_log=access_log)
+    return Guard(app, metrics, token=token, max_body_bytes=max_body_bytes, access_log=access_log,
+                 infer_routes=InferRoutes(handlers))
 
 
 def error_response(status, message, headers=None):
@@ -145,28 +149,34 @@ class _Handlers:
         """GET /v1/models/{m}[/versions/{v}]: ``GetModelStatusResponse``."""
         model, version = _reference(request, self.repository)
         versions = self.repository.status(model, version)
-        _label(request, model, version)
+        _label(request.scope, model, version)
         return _json(tfserving.status(versions))
 
     async def tfs_metadata(self, request):
         """GET /v1/models/{m}[/versions/{v}]/metadata: ``signature_def`` of each endpoint."""
         model, version = _reference(request, self.repository)
         served = self.repository.get(model, version)
-        _label(request, model, served.number)
+        _label(request.scope, model, served.number)
         return _json(tfserving.metadata(model, served))
 
     async def tfs_predict(self, request):
-        """POST /v1/models/{m}[/versions/{v}]:predict, row or columnar format."""
-        model, version = _reference(request, self.repository)
+        """POST /v1/models/{m}[/versions/{v}|/labels/{l}]:predict (`infer_routes` takes these first)."""
+        content, headers = await self.predict(request.path_params, await request.body(), request.scope)
+        return Response(content, headers=headers)
+
+    async def predict(self, params, body, scope):
+        """TF-Serving predict, row or columnar format: `(content, headers)` of the answer."""
+        model = params["model"]
+        version = (self.repository.label(model, params["label"]) if "label" in params
+                   else version_number(params.get("version")))
         self.repository.get(model, version)  # an unknown model is a 404 whatever the body
-        body = await request.body()
         decoded = await _decode(tfserving_codec.decode_predict, body)
         with self.repository.use(model, version) as served:
-            _label(request, model, served.number)
+            _label(scope, model, served.number)
             endpoint = tfserving_codec.endpoint(served.artifact, decoded.signature_name)
             arrays = await _decode(tfserving_codec.inputs, endpoint, decoded, size=len(body))
             outputs = await served.runner.run(endpoint, arrays)
-        return Response(tfserving_codec.encode_predict(endpoint, outputs, decoded.rows), media_type=JSON)
+        return tfserving_codec.encode_predict(endpoint, outputs, decoded.rows), _JSON_HEADERS
 
     # KServe v2 ----
 
@@ -203,7 +213,7 @@ class _Handlers:
         """GET /v2/models/{m}[/versions/{v}]/config: Triton's model configuration."""
         model, version = _reference(request)
         served = self.repository.get(model, version)
-        _label(request, model, served.number)
+        _label(request.scope, model, served.number)
         return _json(triton.model_config(model, served))
 
     async def v2_stats(self, request):
@@ -217,7 +227,7 @@ class _Handlers:
         """GET /v2/models/{m}[/versions/{v}]: name, versions, platform, inputs, outputs."""
         model, version = _reference(request)
         served = self.repository.get(model, version)
-        _label(request, model, served.number)
+        _label(request.scope, model, served.number)
         available = [v.number for v in self.repository.models().get(model, []) if v.state == AVAILABLE]
         return _json(kserve.model_metadata(model, served, available))
 
@@ -225,23 +235,26 @@ class _Handlers:
         """GET /v2/models/{m}[/versions/{v}]/ready: 200 when it can infer, else 404 and why."""
         model, version = _reference(request)
         served = self.repository.get(model, version)
-        _label(request, model, served.number)
+        _label(request.scope, model, served.number)
         return Response(status_code=200)
 
     async def v2_infer(self, request):
-        """POST /v2/models/{m}[/versions/{v}]/infer, JSON or binary tensors."""
-        model, version = _reference(request)
+        """POST /v2/models/{m}[/versions/{v}]/infer (`infer_routes` takes these first)."""
+        content, headers = await self.infer(request.path_params, await request.body(), request.scope)
+        return Response(content, headers=headers)
+
+    async def infer(self, params, body, scope):
+        """KServe v2 inference, JSON or binary tensors: `(content, headers)` of the answer."""
+        model, version = params["model"], version_number(params.get("version"))
         self.repository.get(model, version)  # an unknown model is a 404 whatever the body
-        body = await request.body()
         decoded = await _decode(kserve_codec.decode_infer, body,
-                                request.headers.get(kserve_codec.HEADER_LENGTH))
+                                header(scope, _HEADER_LENGTH))
         with self.repository.use(model, version) as served:
-            _label(request, model, served.number)
+            _label(scope, model, served.number)
             endpoint = served.artifact.endpoint()
             arrays = await _decode(kserve_codec.inputs, endpoint, decoded, size=len(body))
             outputs = await served.runner.run(endpoint, arrays)
-        content, headers = kserve_codec.encode_infer(model, served.number, endpoint, outputs, decoded)
-        return Response(content, headers=headers)
+        return kserve_codec.encode_infer(model, served.number, endpoint, outputs, decoded)
 
     # Operations ----
 
@@ -267,8 +280,8 @@ def _reference(request, repository=None):
     return params["model"], version_number(version)
 
 
-def _label(request, model, version):
-    request.scope[_LABELS] = (model, "" if version is None else str(version))
+def _label(scope, model, version):
+    scope[_LABELS] = (model, "" if version is None else str(version))
 
 
 def _json(value):
@@ -285,13 +298,17 @@ async def _decode(function, *args, size=0):
 class Guard:
     """ASGI middleware: token, body limit, metrics and access log, around the app.
 
+    POSTs to the inference paths go to `infer_routes` (an `InferRoutes`)
+    rather than through the app.
+
     A body whose Content-Length is over the limit is refused (413) before a
     byte of it is read; a body without one is counted as it streams in and
     refused when it passes the limit.
     """
 
-    def __init__(self, app, metrics, *, token, max_body_bytes, access_log):
+    def __init__(self, app, metrics, *, token, max_body_bytes, access_log, infer_routes=None):
         self.app = app
+        self.infer_routes = infer_routes
         self.metrics = metrics
         self.token = None if token is None else f"Bearer {token}".encode()
         self.max_body_bytes = max_body_bytes
@@ -313,7 +330,11 @@ class Guard:
             if refusal is not None:
                 await refusal(scope, receive, send_status)
             else:
-                await self.app(scope, self._limited(receive), send_status)
+                matched = self.infer_routes and self.infer_routes.match(scope)
+                if matched:
+                    await self.infer_routes.answer(matched, scope, self._limited(receive), send_status)
+                else:
+                    await self.app(scope, self._limited(receive), send_status)
         except Exception as exc:  # already answered 500 by Starlette; one line, no traceback
             logger.error("%s %s failed: %s: %s", scope["method"], scope["path"],
                          type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")

@@ -16,6 +16,7 @@ is called by one thread at a time.
 """
 
 import asyncio
+import collections
 import re
 import threading
 import time
@@ -52,7 +53,7 @@ class Runner:
         self._max_delay = max(float(max_delay_ms), 0.0) / 1000
         self._observe = observe_batch or (lambda rows: None)
         self._lock = None if artifact.format in THREAD_SAFE_FORMATS else threading.Lock()
-        self._batchers = {}
+        self._batchers = {}  # endpoint name -> Batcher, or None for one that cannot batch
         self.stats = Statistics()
 
     async def run(self, endpoint, arrays):
@@ -67,11 +68,12 @@ class Runner:
         start = time.perf_counter_ns()
         rows = _rows(arrays)
         try:
-            if self._max_rows > 1 and batchable(endpoint) and 0 < rows < self._max_rows:
-                batcher = self._batchers.get(endpoint.name)
-                if batcher is None:
-                    batcher = self._batchers[endpoint.name] = Batcher(
-                        lambda a: self.call(endpoint, a), self._max_rows, self._max_delay)
+            batcher = self._batchers.get(endpoint.name, False) if 0 < rows < self._max_rows else None
+            if batcher is False:  # first request to this endpoint: None if it cannot batch
+                batcher = self._batchers[endpoint.name] = Batcher(
+                    lambda a: self.call(endpoint, a), self._max_rows, self._max_delay,
+                ) if batchable(endpoint) else None
+            if batcher is not None:
                 outputs, compute = await batcher.submit(arrays, timed=True)
             else:
                 outputs, compute = await in_thread(self.timed_call, endpoint, arrays)
@@ -137,6 +139,15 @@ class _Pending:
         self.arrays, self.rows, self.future, self.since = arrays, rows, future, since
 
 
+class _Group:
+    """Requests waiting with the same non-batch shapes and dtypes, oldest first, and their rows."""
+
+    __slots__ = ("items", "rows")
+
+    def __init__(self):
+        self.items, self.rows = collections.deque(), 0
+
+
 class Batcher:
     """Merges concurrent requests to one endpoint (see the module's doc).
 
@@ -150,7 +161,7 @@ class Batcher:
         self._call = call
         self._max_rows = max_rows
         self._max_delay = max_delay
-        self._groups = {}  # (non-batch shape, dtype) per input -> [_Pending], oldest first
+        self._groups = {}  # (non-batch shape, dtype) per input -> _Group
         self._running = 0
         self._timer = None
         self._tasks = set()
@@ -163,7 +174,11 @@ class Batcher:
         loop = asyncio.get_running_loop()
         key = tuple((a.shape[1:], a.dtype.str) for a in arrays)
         pending = _Pending(arrays, _rows(arrays), loop.create_future(), loop.time())
-        self._groups.setdefault(key, []).append(pending)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group()
+        group.items.append(pending)
+        group.rows += pending.rows
         self._schedule(loop)
         outputs, ns = await pending.future
         return (outputs, ns) if timed else outputs
@@ -172,15 +187,15 @@ class Batcher:
         now = loop.time()
         for key in list(self._groups):
             group = self._groups.get(key)
-            while group:
-                full = sum(p.rows for p in group) >= self._max_rows
-                due = now - group[0].since >= self._max_delay
+            while group is not None:
+                full = group.rows >= self._max_rows
+                due = now - group.items[0].since >= self._max_delay
                 if not ((full and self._running < _MAX_RUNNING) or (due and self._running == 0)):
                     break
                 self._dispatch(loop, key)
                 group = self._groups.get(key)
         if self._groups and self._running == 0 and self._timer is None:
-            oldest = min(g[0].since for g in self._groups.values())
+            oldest = min(g.items[0].since for g in self._groups.values())
             self._timer = loop.call_later(max(oldest + self._max_delay - now, 0), self._on_timer, loop)
 
     def _on_timer(self, loop):
@@ -189,12 +204,14 @@ class Batcher:
 
     def _dispatch(self, loop, key):
         group = self._groups[key]
+        items = group.items
         batch, rows = [], 0
-        while group and (not batch or rows + group[0].rows <= self._max_rows):
-            item = group.pop(0)
+        while items and (not batch or rows + items[0].rows <= self._max_rows):
+            item = items.popleft()
             batch.append(item)
             rows += item.rows
-        if not group:
+        group.rows -= rows
+        if not items:
             del self._groups[key]
         self._running += 1
         task = loop.create_task(self._run(batch))
