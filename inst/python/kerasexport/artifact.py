@@ -7,11 +7,11 @@ imports a runtime.
 """
 
 import dataclasses
-import functools
 import os
 
 import numpy as np
 
+from kerasexport import dtypes
 from kerasexport import errors
 
 # Keras's name for an exported model's endpoint (`model.export()`,
@@ -366,7 +366,7 @@ def _cast(spec, array):
         if source.kind in "USO":
             return array.astype(object) if source.kind != "O" else array
         _refuse(spec, array, "strings are expected")
-    if _name(source) == dtype:
+    if dtypes.name_of(source) == dtype:
         return array
     if source.kind in "USO":
         _refuse(spec, array, "it holds strings or objects")
@@ -394,17 +394,13 @@ def _cast(spec, array):
     with np.errstate(over="ignore", invalid="ignore"):
         cast = array.astype(target)
     if source.kind == "f":
-        if (np.isinf(cast) & np.isfinite(array)).any():
+        # All finite, the common case, is one pass; otherwise find an overflow.
+        if not np.isfinite(cast).all() and (np.isinf(cast) & np.isfinite(array)).any():
             _refuse(spec, array, f"values overflow {dtype}")
     elif source.kind in "iu" and array.size:
         if not np.array_equal(cast.astype(source), array):
             _refuse(spec, array, f"integers this large are not exact in {dtype}")
     return cast
-
-
-@functools.lru_cache(maxsize=256)  # checked on every request: NumPy builds dtype names in Python
-def _name(dtype):
-    return dtype.name
 
 
 def _refuse(spec, array, why):

@@ -7,6 +7,7 @@ names. Every other spelling is read from and written to this table.
 """
 
 import dataclasses
+import functools
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,4 +76,10 @@ def convert(value, source, target, default=None):
 
 def of_array(array):
     """kerasexport's name for a NumPy array's dtype (byte and text strings: ``"string"``)."""
-    return "string" if array.dtype.kind in "OSU" else array.dtype.name
+    return "string" if array.dtype.kind in "OSU" else name_of(array.dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def name_of(dtype):
+    """A NumPy dtype's name, remembered: NumPy builds it in Python (µs on every request)."""
+    return dtype.name

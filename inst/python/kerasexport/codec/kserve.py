@@ -31,6 +31,7 @@ from kerasexport.errors import RequestError
 HEADER_LENGTH = "inference-header-content-length"
 # The datatypes a request may carry (every v2 datatype of the dtype table).
 _DATATYPES = sorted(d.v2 for d in dtypes.TABLE)
+_KNOWN = frozenset(_DATATYPES)
 
 
 @dataclasses.dataclass
@@ -149,7 +150,7 @@ def check_header(name, shape, datatype):
             isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise RequestError(f"Input {name!r}: \"shape\" must be a list of non-negative whole numbers, "
                          f"received {str(shape)[:80]}.")
-    if datatype not in _DATATYPES:
+    if not isinstance(datatype, str) or datatype not in _KNOWN:
         raise RequestError(f"Input {name!r}: unknown datatype {str(datatype)[:40]!r}. Expected one of "
                            f"{_DATATYPES}.")
     if datatype == "BF16":
@@ -187,7 +188,7 @@ def _little_endian(datatype):
 
 
 def _from_json(data, datatype, shape, name):
-    info = TensorInfo(name, "string" if datatype == "BYTES" else str(tensors.v2_numpy(datatype)), None)
+    info = TensorInfo(name, "string" if datatype == "BYTES" else dtypes.name_of(tensors.v2_numpy(datatype)), None)
     array = tensors.to_array(data, info, f"input {name!r}")
     count = math.prod(shape)  # exact: a huge shape must not wrap around
     if array.size != count:

@@ -121,7 +121,7 @@ def json_value(array, *, b64=False):
     """
     if array.dtype.kind in "OSU":
         return np.vectorize(lambda v: _text(v, b64), otypes=[object])(array).tolist() if array.size else array.tolist()
-    if array.dtype.kind == "f" and array.dtype.itemsize < 4 or array.dtype.name == "bfloat16":
+    if array.dtype.kind == "f" and array.dtype.itemsize < 4 or dtypes.name_of(array.dtype) == "bfloat16":
         return array.astype(np.float32)
     return np.ascontiguousarray(array)
 
