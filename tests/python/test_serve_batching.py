@@ -3,6 +3,7 @@ to the right request."""
 
 import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -187,3 +188,56 @@ def test_concurrent_clients_are_batched_and_get_their_own_answers(serving_artifa
     # The fixed-batch model ran every request alone: 2 rows per call.
     assert sums['kerasexport_batch_size_sum{model="fixed",version="1"}'] == 2 * counts[
         'kerasexport_batch_size_count{model="fixed",version="1"}']
+
+
+class _Timed:
+    """An artifact whose runtime takes `seconds` a call and records the thread each call ran on."""
+
+    def __init__(self, format, seconds):
+        self.format = format
+        self.seconds = seconds
+        self.threads = []
+
+    def _run(self, endpoint, arrays, signature):
+        if self.seconds:
+            time.sleep(self.seconds)
+        self.threads.append(threading.current_thread())
+        return arrays[0] * 2  # one output, as a runtime returns it
+
+
+def _threads_of_calls(format, seconds, max_batch_size, calls=6):
+    from kerasexport.artifact import Endpoint, TensorInfo
+    from kerasexport.serving.batching import Runner
+
+    artifact = _Timed(format, seconds)
+    endpoint = Endpoint("serve", "graph", (TensorInfo("x", "float32", (None, 3)),),
+                        (TensorInfo("y", "float32", (None, 3)),))
+    runner = Runner(artifact, max_batch_size, 0)
+
+    async def scenario():
+        for i in range(calls):
+            x = np.full((1, 3), i, "float32")
+            (y,) = await runner.run(endpoint, [x])
+            np.testing.assert_array_equal(y, x * 2)
+        return threading.current_thread()
+
+    loop_thread = run(scenario())
+    return [t is loop_thread for t in artifact.threads]
+
+
+@pytest.mark.parametrize("max_batch_size", [8, 1])
+def test_a_fast_thread_safe_runtime_runs_on_the_event_loop_once_timed(max_batch_size):
+    # The first call has no estimate yet and goes to a thread; then each call, measured
+    # well under INLINE_NS, costs less on the loop than the hand-over to a thread would.
+    assert _threads_of_calls("onnx", 0, max_batch_size) == [False] + [True] * 5
+
+
+def test_a_slow_runtime_runs_in_worker_threads():
+    from kerasexport.serving.batching import INLINE_NS
+
+    assert not any(_threads_of_calls("onnx", 2 * INLINE_NS / 1e9, 8, calls=4))
+
+
+def test_a_runtime_called_by_one_thread_at_a_time_never_runs_on_the_event_loop():
+    # Its lock may be held by a batch running in a thread: the loop must never wait on it.
+    assert not any(_threads_of_calls("openvino", 0, 8))

@@ -12,7 +12,10 @@ is fixed, and requests already as large as a batch, run alone;
 
 Runtimes known to be safe to call from several threads at once
 (onnxruntime sessions, TensorFlow concrete functions) are; any other format
-is called by one thread at a time.
+is called by one thread at a time. A call of such a runtime that its recent
+calls say will take under `INLINE_NS` runs on the event loop itself:
+handing a small model's batch to a thread and back costs more than running
+it (two context switches and the GIL's hand-over, on a busy core).
 """
 
 import asyncio
@@ -30,6 +33,11 @@ THREAD_SAFE_FORMATS = frozenset({"onnx", "tf_saved_model"})
 # Batches of one endpoint running at once: one keeps the cores busy with the
 # runtime's own threads; a second lets a full batch start while one finishes.
 _MAX_RUNNING = 2
+# Expected runtime per call under which it runs on the event loop, in nanoseconds
+# (the loop spends about this much on each request's own Python anyway).
+INLINE_NS = 200_000
+# Weight of the newest call in the running estimate of time per row.
+_NEWEST = 0.2
 _NOISE = ("Graph execution error", "Detected at node", "<stack traces", 'File "', "[[")
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][\w.+~-]+){2,}")
 
@@ -54,6 +62,7 @@ class Runner:
         self._observe = observe_batch or (lambda rows: None)
         self._lock = None if artifact.format in THREAD_SAFE_FORMATS else threading.Lock()
         self._batchers = {}  # endpoint name -> Batcher, or None for one that cannot batch
+        self._row_ns = {}  # endpoint name -> recent runtime per row (moving average), ns
         self.stats = Statistics()
 
     async def run(self, endpoint, arrays):
@@ -72,9 +81,12 @@ class Runner:
             if batcher is False:  # first request to this endpoint: None if it cannot batch
                 batcher = self._batchers[endpoint.name] = Batcher(
                     lambda a: self.call(endpoint, a), self._max_rows, self._max_delay,
+                    inline=lambda rows: self.inline(endpoint, rows),
                 ) if batchable(endpoint) else None
             if batcher is not None:
                 outputs, compute = await batcher.submit(arrays, timed=True)
+            elif self.inline(endpoint, rows):
+                outputs, compute = self.timed_call(endpoint, arrays)
             else:
                 outputs, compute = await in_thread(self.timed_call, endpoint, arrays)
         except BaseException:
@@ -93,6 +105,11 @@ class Runner:
     def max_delay_ms(self):
         """How long an idle endpoint waits for company, in milliseconds."""
         return self._max_delay * 1000
+
+    def inline(self, endpoint, rows):
+        """Whether a call of `rows` rows should run on the event loop (see the module's doc)."""
+        per_row = self._row_ns.get(endpoint.name)
+        return self._lock is None and per_row is not None and per_row * max(rows, 1) < INLINE_NS
 
     def timed_call(self, endpoint, arrays):
         """`(outputs, nanoseconds in the runtime)` of `call()`."""
@@ -114,8 +131,12 @@ class Runner:
                 f"The model's runtime failed on this request: {type(exc).__name__}: "
                 f"{_first_line(exc)}"
             ) from exc
-        self._observe(_rows(arrays))
-        self.stats.execution(_rows(arrays), time.perf_counter_ns() - start)
+        elapsed, rows = time.perf_counter_ns() - start, _rows(arrays)
+        per_row = elapsed / max(rows, 1)
+        before = self._row_ns.get(endpoint.name)
+        self._row_ns[endpoint.name] = per_row if before is None else before + _NEWEST * (per_row - before)
+        self._observe(rows)
+        self.stats.execution(rows, elapsed)
         if isinstance(outputs, dict):
             return [outputs[t.name] for t in endpoint.outputs]
         return [outputs]
@@ -155,10 +176,13 @@ class Batcher:
         call: `callable(list of arrays) -> list of arrays`, run in a thread.
         max_rows: `int`, rows per batch.
         max_delay: `float`, seconds an idle endpoint waits for company.
+        inline: `callable(rows) -> bool`: run a batch of `rows` rows on the
+            event loop rather than in a thread. Defaults to never.
     """
 
-    def __init__(self, call, max_rows, max_delay):
+    def __init__(self, call, max_rows, max_delay, inline=None):
         self._call = call
+        self._inline = inline or (lambda rows: False)
         self._max_rows = max_rows
         self._max_delay = max_delay
         self._groups = {}  # (non-batch shape, dtype) per input -> _Group
@@ -220,7 +244,10 @@ class Batcher:
 
     async def _run(self, batch):
         try:
-            results = await in_thread(self._run_batch, batch)
+            if self._inline(sum(p.rows for p in batch)):
+                results = self._run_batch(batch)
+            else:
+                results = await in_thread(self._run_batch, batch)
             for item, result in zip(batch, results):
                 if not item.future.done():
                     if isinstance(result, BaseException):
