@@ -5,6 +5,7 @@ run by uvicorn as ours is. Usage: ``python bench/serve_peer.py MODEL.onnx``;
 prints ``port N`` once it listens.
 """
 
+import os
 import socket
 import sys
 
@@ -15,7 +16,13 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-session = onnxruntime.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+# kerasexport's session rule (formats/onnx.py): as many intra-op threads as the CPUs this
+# process may use when that is fewer than the machine's; left alone, onnxruntime pins a
+# thread to a CPU outside `taskset` (bench/peers.py pins the server to core 0).
+options = onnxruntime.SessionOptions()
+if len(os.sched_getaffinity(0)) < (os.cpu_count() or 1):
+    options.intra_op_num_threads = len(os.sched_getaffinity(0))
+session = onnxruntime.InferenceSession(sys.argv[1], sess_options=options, providers=["CPUExecutionProvider"])
 input_name = session.get_inputs()[0].name
 
 

@@ -24,9 +24,9 @@ from kerasexport.codec import tfserving as tfserving_codec
 from kerasexport.codec import tensors
 from kerasexport.serving import kserve, page, tfserving, triton
 from kerasexport.serving.batching import in_thread
-from kerasexport.serving.infer_routes import InferRoutes, header
 from kerasexport.serving.errors import (BodyTooLarge, ServeError, Unauthorized, body_too_large,
                                         token_refusal)
+from kerasexport.serving.infer_routes import InferRoutes, header
 from kerasexport.serving.lingering import lingering
 from kerasexport.serving.repository import AVAILABLE, version_number
 
