@@ -7,11 +7,11 @@ imports a runtime.
 """
 
 import dataclasses
+import functools
 import os
 
 import numpy as np
 
-from kerasexport import dtypes
 from kerasexport import errors
 
 # Keras's name for an exported model's endpoint (`model.export()`,
@@ -366,7 +366,7 @@ def _cast(spec, array):
         if source.kind in "USO":
             return array.astype(object) if source.kind != "O" else array
         _refuse(spec, array, "strings are expected")
-    if dtypes.name_of(source) == dtype:
+    if _name(source) == dtype:
         return array
     if source.kind in "USO":
         _refuse(spec, array, "it holds strings or objects")
@@ -401,6 +401,12 @@ def _cast(spec, array):
         if not np.array_equal(cast.astype(source), array):
             _refuse(spec, array, f"integers this large are not exact in {dtype}")
     return cast
+
+
+@functools.lru_cache(maxsize=256)
+def _name(dtype):
+    """A NumPy dtype's name, remembered (as `dtypes.name_of`; this module is a leaf)."""
+    return dtype.name
 
 
 def _refuse(spec, array, why):
