@@ -20,7 +20,6 @@ import orjson
 from kerasexport import errors
 from kerasexport.serving.errors import ServeError, Unauthorized
 
-JSON = b"application/json"
 # Starlette's own patterns for these routes ({name} is [^/]+), in its order.
 _PATTERNS = (
     (re.compile(r"/v2/models/(?P<model>[^/]+)/infer"), "v2"),
