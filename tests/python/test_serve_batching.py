@@ -61,6 +61,19 @@ def test_requests_arriving_while_a_batch_runs_are_merged():
         np.testing.assert_array_equal(result[0], request * 2)
 
 
+def test_requests_arriving_together_at_an_idle_endpoint_run_as_one_batch():
+    # No delay still waits out the loop's turn: what it read together merges.
+    from kerasexport.serving.batching import Batcher
+
+    recorder = Recorder()
+    batcher = Batcher(recorder, max_rows=8, max_delay=0)
+    requests = [np.full((1, 3), i, "float32") for i in range(5)]
+    results = run(submit_all(batcher, requests))
+    assert recorder.calls == [5]
+    for request, result in zip(requests, results):
+        np.testing.assert_array_equal(result[0], request * 2)
+
+
 def test_batches_stop_at_max_rows_and_big_requests_go_alone():
     from kerasexport.serving.batching import Batcher
 

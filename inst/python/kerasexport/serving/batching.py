@@ -4,7 +4,8 @@ Each served version gets a `Runner`. Requests to one endpoint whose inputs
 have the same non-batch dimensions and dtypes are merged, up to
 `max_batch_size` rows, run once in a worker thread, and split back. The
 delay is adaptive: a request that finds the endpoint idle waits at most
-`max_delay_ms` for company (0: not at all, so a lone client pays nothing),
+`max_delay_ms` for company (0: only until the event loop's turn ends, so the
+requests it read together merge and a lone client pays microseconds),
 and requests arriving while a batch runs queue up and go together as soon
 as it ends, so batches grow with the load. Endpoints whose batch dimension
 is fixed, and requests already as large as a batch, run alone;
@@ -207,13 +208,14 @@ class Batcher:
         outputs, ns = await pending.future
         return (outputs, ns) if timed else outputs
 
-    def _schedule(self, loop):
+    def _schedule(self, loop, turned=False):
         now = loop.time()
         for key in list(self._groups):
             group = self._groups.get(key)
             while group is not None:
                 full = group.rows >= self._max_rows
-                due = now - group.items[0].since >= self._max_delay
+                # No delay still waits out this turn of the loop: requests it reads together merge.
+                due = now - group.items[0].since >= self._max_delay and (turned or self._max_delay > 0)
                 if not ((full and self._running < _MAX_RUNNING) or (due and self._running == 0)):
                     break
                 self._dispatch(loop, key)
@@ -224,7 +226,7 @@ class Batcher:
 
     def _on_timer(self, loop):
         self._timer = None
-        self._schedule(loop)
+        self._schedule(loop, turned=True)
 
     def _dispatch(self, loop, key):
         group = self._groups[key]
