@@ -21,7 +21,9 @@ cores=$(nproc 2>/dev/null || echo 1)
 lanes=${TEST_JOBS:-$(( cores < 3 ? cores : 3 ))}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-trap 'kill $(jobs -p) 2>/dev/null; exit 130' INT TERM
+# Stopped: stop every suite too (the lanes and everything under them).
+descendants() { local c; for c in $(pgrep -P "$1"); do descendants "$c"; echo "$c"; done; }
+trap 'kill $(descendants $$) 2>/dev/null; exit 130' INT TERM
 started=$SECONDS
 # Minutes since the run began (the whole run must fit CI).
 clock() { printf '[%2dm%02ds]' $(( (SECONDS - started) / 60 )) $(( (SECONDS - started) % 60 )); }
