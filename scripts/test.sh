@@ -19,6 +19,7 @@ backends=("$@")
 [ ${#backends[@]} -gt 0 ] || backends=(tensorflow jax torch)
 cores=$(nproc 2>/dev/null || echo 1)
 lanes=${TEST_JOBS:-$(( cores < 3 ? cores : 3 ))}
+[[ "$lanes" =~ ^[1-9][0-9]*$ ]] || { echo "TEST_JOBS must be a whole number >= 1, received '$lanes'" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Stopped: stop every suite too (the lanes and everything under them).
