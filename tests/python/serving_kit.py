@@ -15,6 +15,7 @@ import dataclasses
 import http.client
 import os
 import shutil
+import time
 import urllib.parse
 
 import keras
@@ -178,3 +179,14 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for(condition, seconds=15):
+    """`condition()`'s first true value, polled every 50 ms; AssertionError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not reached within {seconds} s")

@@ -12,22 +12,12 @@ import numpy as np
 import pytest
 
 import serving_kit
-from serving_kit import requires_tensorflow_backend
+from serving_kit import requires_tensorflow_backend, wait_for
 
 pytestmark = requires_tensorflow_backend
 
 THREADS = 16
 X = np.linspace(-1, 1, 8, dtype="float32").reshape(2, 4)
-
-
-def wait_for(condition, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not reached within {seconds} s")
 
 
 class Load:

@@ -462,14 +462,6 @@ def test_versions_swap_under_16_grpc_clients_without_a_failed_call(serving_artif
         return len(latest) == 8 and all(v == str(version) and np.allclose(out, outputs[version], atol=1e-5)
                                         for v, out in latest)
 
-    def wait_for(condition, seconds=20):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if condition():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"not reached within {seconds} s")
-
     with kerasexport.Server(root, port=0, grpc_port=serving_kit.free_port(), poll_seconds=0.2,
                             quiet=True) as server:
         name = tritongrpc.InferenceServerClient(server.grpc_address).get_model_metadata("mlp").inputs[0].name
@@ -478,11 +470,11 @@ def test_versions_swap_under_16_grpc_clients_without_a_failed_call(serving_artif
         for t in threads:
             t.start()
         try:
-            wait_for(lambda: answered_by(1))
+            serving_kit.wait_for(lambda: answered_by(1), seconds=20)
             serving_kit.copy_version(serving_artifacts.onnx["mlp2"], root, "mlp", 2)
-            wait_for(lambda: answered_by(2))
+            serving_kit.wait_for(lambda: answered_by(2), seconds=20)
             os.rename(os.path.join(root, "mlp", "2"), os.path.join(root, "mlp", ".removed-2"))
-            wait_for(lambda: answered_by(1))
+            serving_kit.wait_for(lambda: answered_by(1), seconds=20)
         finally:
             stop.set()
             for t in threads:

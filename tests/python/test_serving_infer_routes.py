@@ -3,13 +3,12 @@ the same answers as the app's other routes give, for failures too."""
 
 import http.client
 import logging
-import time
 
 import numpy as np
 import orjson
 import pytest
 
-from serving_kit import Client, keras_outputs, requires_tensorflow_backend
+from serving_kit import Client, keras_outputs, requires_tensorflow_backend, wait_for
 
 pytestmark = requires_tensorflow_backend
 
@@ -45,10 +44,8 @@ def test_a_failure_that_is_not_the_request_s_is_a_500_and_the_server_goes_on(ser
     assert orjson.loads(data) == {"error": "Internal server error (KeyError); the server keeps serving. "
                                            "See the server's log."}
     # The server logs the failure after it has answered, in its own thread: wait for the line.
-    deadline = time.monotonic() + 10
-    while not any("POST /v2/models/mlp/infer failed: KeyError" in r.getMessage() for r in caplog.records):
-        assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
-        time.sleep(0.01)
+    wait_for(lambda: any("POST /v2/models/mlp/infer failed: KeyError" in r.getMessage()
+                         for r in caplog.records), seconds=10)
     monkeypatch.undo()
     status, answer = client.json("POST", "/v2/models/mlp/infer", body)
     assert status == 200 and answer["model_version"] == "2"
