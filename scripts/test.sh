@@ -26,6 +26,9 @@ trap 'rm -rf "$work"' EXIT
 descendants() { local c; for c in $(pgrep -P "$1"); do descendants "$c"; echo "$c"; done; }
 trap 'kill $(descendants $$) 2>/dev/null; exit 130' INT TERM
 started=$SECONDS
+# keras3 is on no registry these machines reach: its sources sit beside the
+# repository (CI has them).
+keras3_sources=${KERAS3_SOURCES:-../shared/r-keras3}
 # Minutes since the run began (the whole run must fit CI).
 clock() { printf '[%2dm%02ds]' $(( (SECONDS - started) / 60 )) $(( (SECONDS - started) % 60 )); }
 
@@ -39,10 +42,9 @@ pytest_suite() {
 }
 
 keras3_suite() {
-  # keras3 is on no registry these machines reach: its sources sit beside the
-  # repository (CI has them). Installed once into a git-ignored library.
-  local sources=${KERAS3_SOURCES:-../shared/r-keras3} status=0 i=0 order backend
-  bash "$sources/install.sh" "$PWD/.rlib-keras3" || return 1
+  # Installed once into a git-ignored library.
+  local status=0 i=0 order backend
+  bash "$keras3_sources/install.sh" "$PWD/.rlib-keras3" || return 1
   # One load order per backend, alternating; each run checks the other
   # order in a fresh R process.
   local orders=(keras3-first kerasexport-first)
@@ -62,10 +64,10 @@ if [ "$only" = all ] || [ "$only" = python ]; then
   done
 fi
 if [ "$only" = all ] || [ "$only" = r ]; then
-  if [ -f "${KERAS3_SOURCES:-../shared/r-keras3}/install.sh" ]; then
+  if [ -f "$keras3_sources/install.sh" ]; then
     add "keras3" keras3_suite
   else
-    echo "testthat with keras3: SKIPPED, ${KERAS3_SOURCES:-../shared/r-keras3} not found" \
+    echo "testthat with keras3: SKIPPED, $keras3_sources not found" \
       "(keras3's sources; set KERAS3_SOURCES to run it)"
   fi
   for backend in "${backends[@]}"; do
