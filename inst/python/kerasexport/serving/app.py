@@ -336,17 +336,41 @@ class Guard:
                 else:
                     await self.app(scope, self._limited(receive), send_status)
         except Exception as exc:  # already answered 500 by Starlette; one line, no traceback
-            logger.error("%s %s failed: %s: %s", scope["method"], scope["path"],
-                         type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+            self.log_failure(scope, exc)
         finally:
-            elapsed = time.perf_counter() - start
-            model, version = scope.get(_LABELS, ("", ""))
-            protocol = "tfserving" if scope["path"].startswith("/v1/") else (
-                "kserve" if scope["path"].startswith("/v2") else "other")
-            self.metrics.observe_request(model, version, protocol, status[0], elapsed)
-            if self.access_log:
-                logger.info("%s %s %d %.1fms", scope["method"], scope["path"], status[0],
-                            elapsed * 1000)
+            self.observe(scope, status[0], start)
+
+    def direct(self, scope):
+        """The inference route `scope` asks for, when its request needs nothing of ASGI, else `None`.
+
+        That is a POST to an inference path that passes the token and says a
+        Content-Length within the limit (a body without one is counted as
+        it streams in, by the ASGI path). `http_protocol` answers those
+        itself, with `infer_routes.outcome()`, `observe()` and `log_failure()`.
+        """
+        matched = self.infer_routes and self.infer_routes.match(scope)
+        if not matched or self._refusal(scope) is not None:
+            return None
+        for name, _ in scope["headers"]:
+            if name == b"content-length":
+                return matched
+        return None
+
+    def observe(self, scope, status, start):
+        """Count, time and log (`access_log`) a request answered with `status`."""
+        elapsed = time.perf_counter() - start
+        model, version = scope.get(_LABELS, ("", ""))
+        path = scope["path"]
+        protocol = "tfserving" if path.startswith("/v1/") else ("kserve" if path.startswith("/v2") else "other")
+        self.metrics.observe_request(model, version, protocol, status, elapsed)
+        if self.access_log:
+            logger.info("%s %s %d %.1fms", scope["method"], path, status, elapsed * 1000)
+
+    @staticmethod
+    def log_failure(scope, exc):
+        """One line, no traceback, for a request answered 500."""
+        logger.error("%s %s failed: %s: %s", scope["method"], scope["path"], type(exc).__name__,
+                     str(exc).splitlines()[0][:200] if str(exc) else "")
 
     def _refusal(self, scope):
         headers = dict(scope["headers"])

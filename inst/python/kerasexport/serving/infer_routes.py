@@ -56,28 +56,42 @@ class InferRoutes:
         return None
 
     async def answer(self, matched, scope, receive, send):
-        """Answer the request `match()` found, success or failure.
+        """Answer the request `match()` found, success or failure, over ASGI.
 
         Raises:
             Exception: a failure that is not the request's fault, once
                 answered 500 (as Starlette re-raises it, for the log).
         """
-        protocol, params = matched
         try:
             body = await read_body(receive)
-            content, headers = await self._run[protocol](params, body, scope)
-            await respond(send, 200, content, headers)
         except ClientGone:
             return
+        except ServeError as exc:  # a body streamed past the limit (`Guard` counts it)
+            await respond(send, *error(exc.status, str(exc)))
+            return
+        status, content, headers, failure = await self.outcome(matched, scope, body)
+        await respond(send, status, content, headers)
+        if failure is not None:
+            raise failure
+
+    async def outcome(self, matched, scope, body):
+        """`(status, content, headers, failure)` of the request `match()` found, with its `body`.
+
+        `failure` is the exception behind a 500 (for the log), else `None`;
+        every other failure is the request's, answered with its status.
+        """
+        protocol, params = matched
+        try:
+            content, headers = await self._run[protocol](params, body, scope)
+            return 200, content, headers, None
         except ServeError as exc:
             extra = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-            await respond_error(send, exc.status, str(exc), extra)
+            return (*error(exc.status, str(exc), extra), None)
         except errors.InputError as exc:
-            await respond_error(send, 400, str(exc))
+            return (*error(400, str(exc)), None)
         except Exception as exc:
-            await respond_error(send, 500, f"Internal server error ({type(exc).__name__}); the "
-                                           "server keeps serving. See the server's log.")
-            raise
+            return (*error(500, f"Internal server error ({type(exc).__name__}); the server keeps "
+                                "serving. See the server's log."), exc)
 
 
 async def read_body(receive):
@@ -100,10 +114,9 @@ async def respond(send, status, content, headers):
     await send({"type": "http.response.body", "body": content})
 
 
-async def respond_error(send, status, message, headers=None):
-    """``{"error": message}`` with `status`, as `app.error_response` answers."""
-    await respond(send, status, orjson.dumps({"error": message}),
-                  {"content-type": "application/json", **(headers or {})})
+def error(status, message, headers=None):
+    """`(status, content, headers)` of ``{"error": message}``, as `app.error_response` answers."""
+    return status, orjson.dumps({"error": message}), {"content-type": "application/json", **(headers or {})}
 
 
 def header(scope, name):

@@ -145,6 +145,7 @@ class Server:
 
         from kerasexport.version import __version__
         from kerasexport.serving.app import body_limit, create_app
+        from kerasexport.serving.http_protocol import protocol_class
 
         self.load()
         app = create_app(self.repository, self.metrics, version=__version__, token=self.token,
@@ -157,9 +158,14 @@ class Server:
         port = self._socket.getsockname()[1]
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{shown}:{port}"
-        # httptools (C) parses HTTP where installed: h11, uvicorn's fallback, costs
-        # more per request than the rest of the path (cProfile of the event loop).
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+        # httptools (C) parses HTTP (the "serve" extra installs it): h11, uvicorn's
+        # fallback, costs more per request than the rest of the path (cProfile of
+        # the event loop). Its protocol answers the inference routes without ASGI.
+        try:
+            http = protocol_class(app)
+        except ImportError:
+            http = "auto"
+        config = uvicorn.Config(app, http=http, log_config=None, access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=_GRACE_SECONDS, server_header=False,
                                 proxy_headers=False)
         self._uvicorn = _Uvicorn(config)
