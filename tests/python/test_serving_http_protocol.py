@@ -11,6 +11,7 @@ import http.client
 import logging
 import re
 import socket
+import threading
 import time
 
 import numpy as np
@@ -221,18 +222,16 @@ def test_a_stop_lets_an_answer_in_flight_finish(serving_artifacts):
     server.start()
     try:
         request = _infer_request(_rows(70))
-        sock = socket.create_connection(_address(server))
-        sock.sendall(request[:-5])  # the request is in flight until its last bytes arrive
-        time.sleep(0.2)
-        stopping = __import__("threading").Thread(target=server.stop)
-        stopping.start()
-        time.sleep(0.2)
-        sock.sendall(request[-5:])
-        reader = _Reader(sock)
-        status, headers, _ = reader.response()
-        assert status == 200 and headers["connection"] == "close"
-        stopping.join(30)
-        assert not stopping.is_alive()
-        sock.close()
+        with socket.create_connection(_address(server)) as sock:
+            sock.sendall(request[:-5])  # the request is in flight until its last bytes arrive
+            time.sleep(0.2)
+            stopping = threading.Thread(target=server.stop)
+            stopping.start()
+            time.sleep(0.2)
+            sock.sendall(request[-5:])
+            status, headers, _ = _Reader(sock).response()
+            assert status == 200 and headers["connection"] == "close"
+            stopping.join(30)
+            assert not stopping.is_alive()
     finally:
         server.stop()

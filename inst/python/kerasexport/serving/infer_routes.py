@@ -10,7 +10,10 @@ a small model (bench/RESULTS.md, "Where kerasexport's server spends its
 time"). The work itself is the app's handlers', shared with Starlette's
 routes, which still answer every other method on these paths (405). A
 failure is answered as the app's handlers answer it, ``{"error": ...}``
-with its status.
+with its status. `outcome()` is that answer for a body already read:
+`http_protocol` uses it for the requests it answers without ASGI (most of
+them); `answer()` is the ASGI path, for the rest (bodies without a
+Content-Length).
 """
 
 import re
