@@ -36,8 +36,9 @@ names=() commands=()
 add() { names+=("$1"); commands+=("$2"); }
 
 pytest_suite() {
-  # Its own temporary root: concurrent pytest runs would prune each other's.
-  KERAS_BACKEND=$1 .venv/bin/python -m pytest -q -p no:cacheprovider --durations=10 \
+  # Its own temporary root: concurrent pytest runs would prune each other's;
+  # hypothesis's storage there too, not in the source tree R CMD build packs.
+  KERAS_BACKEND=$1 HYPOTHESIS_STORAGE_DIRECTORY="$work/hypothesis-$1" .venv/bin/python -m pytest -q -p no:cacheprovider --durations=10 \
     --basetemp="$work/pytest-$1" tests/python
 }
 
