@@ -516,11 +516,22 @@ def test_kerasexport_serve_grpc_port_answers_and_stops_on_sigterm(serving_artifa
                           "address is not available. Pick another --grpc-port (0 turns gRPC off)."]
         # A call in flight (waiting 1.5 s for company) when SIGTERM comes is answered.
         client = tritongrpc.InferenceServerClient(f"127.0.0.1:{port}")
+        late = tritongrpc.InferenceServerClient(f"127.0.0.1:{port}")
+        assert late.is_server_live()  # its channel is connected before the signal
         answers = []
         caller = threading.Thread(target=lambda: answers.append(client.infer("model", [infer_input("x", X)])))
         caller.start()
         time.sleep(0.5)
         process.send_signal(signal.SIGTERM)
+        # While it finishes, a new call on an open channel is refused UNAVAILABLE (retryable),
+        # with the reason.
+        time.sleep(0.3)
+        with pytest.raises(tritongrpc.InferenceServerException) as caught:
+            late.infer("model", [infer_input("x", X)])
+        late.close()
+        assert caught.value.status() == "StatusCode.UNAVAILABLE"
+        assert "shutting down" in caught.value.message()
+        assert caller.is_alive()  # the call in flight was still waiting for company
         caller.join(30)
         assert len(answers) == 1 and answers[0].as_numpy(answers[0].get_response().outputs[0].name).shape == (2, 3)
         client.close()

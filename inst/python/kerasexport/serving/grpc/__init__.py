@@ -21,6 +21,8 @@ DEFAULT_PORT = 8500
 # its words; up to this limit (a bound on memory) the handler refuses in ours.
 _READ_FACTOR = 4
 _READ_EXTRA = 64 * 2**20
+# How often a stopping server looks whether its calls in flight have finished.
+_DRAIN_POLL_SECONDS = 0.01
 
 
 class GrpcServer:
@@ -94,9 +96,21 @@ class GrpcServer:
             "is not available. Pick another --grpc-port (0 turns gRPC off).")
 
     async def stop(self, grace):
-        """Stop accepting calls; let those in flight finish within `grace` seconds."""
+        """Stop taking calls; let those in flight finish within `grace` seconds.
+
+        Until they have, the server stays up and refuses new calls UNAVAILABLE
+        (retryable, with the reason), rather than leaving them to grpcio's
+        shutdown, which cancels calls that arrive while it runs.
+        """
         if self._server is not None:
-            await self._server.stop(grace)
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + grace
+            self.calls.stopping = True
+            while self.calls.in_flight and loop.time() < deadline:
+                await asyncio.sleep(_DRAIN_POLL_SECONDS)
+            await self._server.stop(max(deadline - loop.time(), 0))
             self._server = None
 
 

@@ -6,7 +6,8 @@ metadata (except on the health methods), refuses a message over
 ``--max-body-mb`` before parsing it, turns the exceptions the HTTP routes
 turn into ``{"error": ...}`` into the gRPC status of the same meaning with
 the same message, and counts, times and logs the call as `Guard` does for
-HTTP.
+HTTP. While the server stops, calls in flight finish and new ones (but
+the health methods') are refused UNAVAILABLE.
 """
 
 import logging
@@ -32,6 +33,11 @@ _CODES = (
 )
 
 
+# What a call that starts while the server stops is told (UNAVAILABLE: clients may retry).
+_STOPPING = ("The server is shutting down and takes no new calls; send this one again, to another "
+             "replica or once the server is back.")
+
+
 class _TooLarge:
     """A message refused unread: its size, for the handler to answer RESOURCE_EXHAUSTED."""
 
@@ -54,6 +60,8 @@ class Calls:
         self.token = None if token is None else f"Bearer {token}".encode()
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
+        self.stopping = False  # set by `GrpcServer.stop()`: new calls get UNAVAILABLE
+        self.in_flight = 0
 
     def unary(self, name, behaviour, request_class, response_class, *, protocol, open=False):
         """A unary-unary handler for `behaviour(request, labels)`.
@@ -75,7 +83,10 @@ class Calls:
             start = time.perf_counter()
             labels = ["", ""]
             status = 200
+            self.in_flight += 1
             try:
+                if self.stopping and not open:
+                    raise Unavailable(_STOPPING)
                 if self.token is not None and not open:
                     given = dict(context.invocation_metadata() or ()).get("authorization", "")
                     refusal = token_refusal(given.encode() if isinstance(given, str) else given,
@@ -89,6 +100,7 @@ class Calls:
                 status, code, message = _failure(exc, name)
                 await context.abort(code, message)
             finally:
+                self.in_flight -= 1
                 elapsed = time.perf_counter() - start
                 self.metrics.observe_request(labels[0], labels[1], protocol, status, elapsed)
                 if self.access_log:
