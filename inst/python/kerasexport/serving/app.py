@@ -25,7 +25,7 @@ from kerasexport.codec import tensors
 from kerasexport.serving import kserve, page, tfserving, triton
 from kerasexport.serving.batching import in_thread
 from kerasexport.serving.errors import (BodyTooLarge, ServeError, Unauthorized, body_too_large,
-                                        token_refusal)
+                                        internal_error, token_refusal)
 from kerasexport.serving.infer_routes import InferRoutes, header
 from kerasexport.serving.lingering import lingering
 from kerasexport.serving.repository import AVAILABLE, version_number
@@ -133,8 +133,7 @@ async def _http_error(request, exc):
 
 
 async def _internal_error(request, exc):
-    return error_response(500, f"Internal server error ({type(exc).__name__}); the server "
-                               "keeps serving. See the server's log.")
+    return error_response(500, internal_error(exc))
 
 
 class _Handlers:
@@ -349,12 +348,9 @@ class Guard:
         itself, with `infer_routes.outcome()`, `observe()` and `log_failure()`.
         """
         matched = self.infer_routes and self.infer_routes.match(scope)
-        if not matched or self._refusal(scope) is not None:
+        if not matched or header(scope, b"content-length") is None or self._refusal(scope) is not None:
             return None
-        for name, _ in scope["headers"]:
-            if name == b"content-length":
-                return matched
-        return None
+        return matched
 
     def observe(self, scope, status, start):
         """Count, time and log (`access_log`) a request answered with `status`."""

@@ -71,3 +71,9 @@ def token_refusal(given, expected):
 def body_too_large(size, limit):
     """The `BodyTooLarge` for a body of `size` bytes over `limit`."""
     return BodyTooLarge(f"The body is {size} bytes; this server accepts at most {limit} (--max-body-mb).")
+
+
+def internal_error(exc):
+    """The message of a 500: the failure's type, never its text (which may hold paths)."""
+    return (f"Internal server error ({type(exc).__name__}); the server keeps serving. See the "
+            "server's log.")

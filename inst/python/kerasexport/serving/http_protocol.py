@@ -17,6 +17,7 @@ request is uvicorn's and the ASGI app's, as before.
 
 import time
 
+from kerasexport.serving.errors import internal_error
 from kerasexport.serving.infer_routes import ClientGone, error, read_body
 
 # Bodies up to this size go out in the same write as the head; larger ones
@@ -60,8 +61,7 @@ def protocol_class(guard):
             guard.log_failure(scope, exc)
             if not cycle.response_started:
                 status = 500
-                await _write(cycle, *error(500, f"Internal server error ({type(exc).__name__}); the "
-                                                "server keeps serving. See the server's log."))
+                await _write(cycle, *error(500, internal_error(exc)))
             else:
                 cycle.transport.close()
         finally:

@@ -21,7 +21,7 @@ import re
 import orjson
 
 from kerasexport import errors
-from kerasexport.serving.errors import ServeError, Unauthorized
+from kerasexport.serving.errors import ServeError, Unauthorized, internal_error
 
 # Starlette's own patterns for these routes ({name} is [^/]+), in its order.
 _PATTERNS = (
@@ -93,8 +93,7 @@ class InferRoutes:
         except errors.InputError as exc:
             return (*error(400, str(exc)), None)
         except Exception as exc:
-            return (*error(500, f"Internal server error ({type(exc).__name__}); the server keeps "
-                                "serving. See the server's log."), exc)
+            return (*error(500, internal_error(exc)), exc)
 
 
 async def read_body(receive):

@@ -17,7 +17,8 @@ import grpc
 
 from kerasexport import errors
 from kerasexport.serving.errors import (BodyTooLarge, NotFound, RuntimeFailure, ServeError,
-                                        Unauthorized, Unavailable, body_too_large, token_refusal)
+                                        Unauthorized, Unavailable, body_too_large, internal_error,
+                                        token_refusal)
 
 logger = logging.getLogger("kerasexport.serve")
 
@@ -119,8 +120,7 @@ def _failure(exc, name):
             return status, code, str(exc)
     logger.error("gRPC %s failed: %s: %s", name, type(exc).__name__,
                  str(exc).splitlines()[0][:200] if str(exc) else "")
-    return 500, grpc.StatusCode.INTERNAL, (f"Internal server error ({type(exc).__name__}); the "
-                                           "server keeps serving. See the server's log.")
+    return 500, grpc.StatusCode.INTERNAL, internal_error(exc)
 
 
 def labelled(labels, model, version):
