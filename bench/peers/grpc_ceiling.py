@@ -1,7 +1,7 @@
 """The ceiling of a server on grpcio's asyncio server, for bench/peers.py (not a peer).
 
 ``python grpc_ceiling.py MODEL.onnx X.npy HTTP_PORT GRPC_PORT``: grpcio's
-asyncio server on uvloop (as `kerasexport serve` runs it), answering every
+asyncio server on uvloop (as `kerasexport serve` imports and runs it), answering every
 ``inference.GRPCInferenceService/ModelInfer`` with one serialized answer
 computed once (onnxruntime's output for the bench's one request): no
 parsing, no model, no Python of ours per call. What it reaches is what any
@@ -15,6 +15,8 @@ import sys
 
 
 def main():
+    import kerasexport.serving.grpc  # noqa: F401  (grpcio imported as kerasexport serve imports it)
+
     import grpc
     import numpy as np
     import onnxruntime

@@ -580,3 +580,33 @@ def test_http_and_grpc_requests_share_one_batch(serving_artifacts):
             answers["http"].get_response()["outputs"][0]["name"]), want, rtol=1e-5, atol=1e-6)
         grpc_client.close()
         http_client.close()
+
+
+def _import_in_fresh_python(environment):
+    """(stdout, stderr) of a new Python that imports the gRPC server, then grpcio."""
+    import subprocess
+    import sys
+
+    import kerasexport
+
+    code = ("import os, kerasexport.serving.grpc, grpc; "
+            "print(os.environ.get('GRPC_EXPERIMENTS', '<unset>'))")
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_EXPERIMENTS"}
+    env.update(environment)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(kerasexport.__file__)))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip(), done.stderr
+
+
+def test_grpc_is_imported_with_its_posix_tcp_experiments_which_the_pinned_grpcio_knows():
+    shown, stderr = _import_in_fresh_python({})
+    assert "Unknown experiment" not in stderr  # grpcio names each experiment it does not know
+    assert shown == "<unset>"  # set for grpcio's import only, not left for later processes
+
+
+def test_an_operators_own_grpc_experiments_win():
+    shown, stderr = _import_in_fresh_python({"GRPC_EXPERIMENTS": "no_such_experiment"})
+    assert shown == "no_such_experiment"
+    assert "Unknown experiment: no_such_experiment" in stderr  # it reached grpcio, ours did not

@@ -10,9 +10,31 @@ their methods share (token, size limit, status codes, metrics) is `calls`.
 """
 
 import logging
+import os
+import sys
 
 from kerasexport import errors
-from kerasexport.serving.grpc.calls import Calls
+
+# grpcio reads GRPC_EXPERIMENTS once, when it is first imported. On a busy core its
+# EventEngine listener and endpoints cost more per call than its older posix TCP path
+# (bench/RESULTS.md: about 15% more calls/s on one core at 32 clients, a fixed answer).
+_EXPERIMENTS = "-event_engine_listener,-event_engine_for_all_other_endpoints"
+
+
+def _import_grpc():
+    """Import grpcio with `_EXPERIMENTS`, unless it is imported already or the operator set them."""
+    if "grpc" in sys.modules or "GRPC_EXPERIMENTS" in os.environ:
+        return
+    os.environ["GRPC_EXPERIMENTS"] = _EXPERIMENTS
+    try:
+        import grpc  # noqa: F401
+    finally:
+        del os.environ["GRPC_EXPERIMENTS"]  # not for the processes and clients started later
+
+
+_import_grpc()
+
+from kerasexport.serving.grpc.calls import Calls  # noqa: E402  (after grpcio's import above)
 
 logger = logging.getLogger("kerasexport.serve")
 
