@@ -20,7 +20,15 @@ Transports: TF-Serving's JSON rows, KServe v2 JSON, KServe v2 binary tensors,
 KServe v2 gRPC; 1 and 32 concurrent clients. Also: onnxruntime called directly
 on core 0 (the floor for the 1-client p50), and a cProfile of kerasexport's
 server under 32 clients (full run). Writes a Markdown section.
+
+The full run goes through every server `--rounds` times (3), one round after
+another, so drift of a shared host reaches every server: each cell shows its
+median round, and each ratio is the median of the ratios taken within one
+round (ours and the peer measured minutes apart, not a whole run apart), with
+its range over the rounds.
 """
+
+import statistics
 
 import argparse
 import json
@@ -202,53 +210,80 @@ def direct(onnx_path, x, reps):
     return float(np.percentile(times, 50))
 
 
-def measure(models, quick, work, log, only=None, seconds=5.0):
-    """{model: {"direct": ms, "cells": {(server, transport, clients): result or error string}}}."""
+def measure(models, quick, work, log, only=None, seconds=5.0, rounds=1):
+    """{model: {"direct": ms, "rounds": {(server, transport, clients): {round: result or error string}},
+    "cells": {(server, transport, clients): the median round's result or the first error}}}."""
     seconds, max_requests, warmup = (2.0, 300, 0.2) if quick else (seconds, 1_000_000, 0.5)
     results = {}
     for name, (onnx_path, x, expected, input_name) in models.items():
         x_file, expected_file = os.path.join(work, f"{name}-x.npy"), os.path.join(work, f"{name}-y.npy")
         np.save(x_file, x)
         np.save(expected_file, expected)
-        cells = {}
-        results[name] = {"direct": direct(onnx_path, x, 300 if quick else 3000), "cells": cells, "skipped": {}}
-        for label, module, build, ready, transports, mlp_only in servers(quick):
-            if (mlp_only and name != "mlp") or (only and not any(o.lower() in label.lower() for o in only)):
-                continue
-            reason = module.missing() if module else None
-            if reason:
-                print(f"  skipping {label}: {reason}", file=log, flush=True)
-                results[name]["skipped"][label] = reason
-                continue
-            http_port, grpc_port = _free_port(), _free_port()
-            print(f"  {name}: {label}", file=log, flush=True)
-            server = None
-            try:
-                argv, env = build(name, onnx_path, http_port, grpc_port, work)
-                log_file = os.path.join(work, f"{name}-{len(cells)}.log")
-                if ready:
-                    server = Server(argv, env, http_port, ready.format(name=name), log_file)
-                else:  # no health route: ready when a prediction answers
-                    server = _NoHealthServer(argv, env, http_port, name, x)
-                for transport in transports:
-                    for clients in CLIENTS:
-                        if mlp_only and clients == 1:
-                            continue
-                        port = grpc_port if transport == "grpc" else http_port
-                        try:
-                            r = _load(transport, port, name, input_name, x_file, expected_file, clients,
-                                      seconds, max_requests, warmup)
-                        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
-                            r = f"load failed: {exc}"
-                        cells[(label, transport, clients)] = r
-                        print(f"    {transport} x{clients}: {_brief(r)}", file=log, flush=True)
-            except RuntimeError as exc:
-                print(f"    did not start: {exc}", file=log, flush=True)
-                results[name]["skipped"][label] = f"did not start: {exc}"
-            finally:
-                if server is not None:
-                    server.stop()
+        results[name] = {"direct": direct(onnx_path, x, 300 if quick else 3000), "rounds": {}, "skipped": {}}
+    for round_ in range(rounds):
+        for name, (onnx_path, x, expected, input_name) in models.items():
+            x_file, expected_file = os.path.join(work, f"{name}-x.npy"), os.path.join(work, f"{name}-y.npy")
+            if rounds > 1:
+                print(f"  round {round_ + 1} of {rounds}, {name}", file=log, flush=True)
+            _measure_round(name, onnx_path, x, input_name, x_file, expected_file, quick, work, log, only,
+                           (seconds, max_requests, warmup), results[name], round_)
+    for res in results.values():
+        res["cells"] = {key: _median_round(list(runs.values())) for key, runs in res["rounds"].items()}
     return results
+
+
+def _median_round(runs):
+    """The round with the median requests/s (the lower one of an even count), errors summed over rounds."""
+    done = sorted((r for r in runs if isinstance(r, dict)), key=lambda r: r["rps"])
+    if not done:
+        return runs[0]
+    median = dict(done[(len(done) - 1) // 2])
+    median["errors"] = sum(r["errors"] for r in done)
+    median["failed_rounds"] = [r for r in runs if not isinstance(r, dict)]
+    return median
+
+
+def _measure_round(name, onnx_path, x, input_name, x_file, expected_file, quick, work, log, only, load, res,
+                   round_):
+    """One pass over every server for one model, appending each cell's result to `res["rounds"]`."""
+    seconds, max_requests, warmup = load
+    cells = res["rounds"]
+    for label, module, build, ready, transports, mlp_only in servers(quick):
+        if (mlp_only and name != "mlp") or (only and not any(o.lower() in label.lower() for o in only)):
+            continue
+        reason = module.missing() if module else None
+        if reason:
+            print(f"  skipping {label}: {reason}", file=log, flush=True)
+            res["skipped"][label] = reason
+            continue
+        http_port, grpc_port = _free_port(), _free_port()
+        print(f"  {name}: {label}", file=log, flush=True)
+        server = None
+        try:
+            argv, env = build(name, onnx_path, http_port, grpc_port, work)
+            log_file = os.path.join(work, f"{name}-{len(cells)}.log")
+            if ready:
+                server = Server(argv, env, http_port, ready.format(name=name), log_file)
+            else:  # no health route: ready when a prediction answers
+                server = _NoHealthServer(argv, env, http_port, name, x)
+            for transport in transports:
+                for clients in CLIENTS:
+                    if mlp_only and clients == 1:
+                        continue
+                    port = grpc_port if transport == "grpc" else http_port
+                    try:
+                        r = _load(transport, port, name, input_name, x_file, expected_file, clients,
+                                  seconds, max_requests, warmup)
+                    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+                        r = f"load failed: {exc}"
+                    cells.setdefault((label, transport, clients), {})[round_] = r
+                    print(f"    {transport} x{clients}: {_brief(r)}", file=log, flush=True)
+        except RuntimeError as exc:
+            print(f"    did not start: {exc}", file=log, flush=True)
+            res["skipped"][label] = f"did not start (round {round_ + 1}): {exc}"
+        finally:
+            if server is not None:
+                server.stop()
 
 
 class _NoHealthServer(Server):
@@ -312,12 +347,32 @@ def profile(name, onnx_path, x, input_name, work, seconds=5.0):
 # Report ----
 
 
+def _ratios(res, a, b):
+    """Requests/s of cell `a` over cell `b`, one ratio per round in which both were measured."""
+    runs_a, runs_b = res["rounds"].get(a, {}), res["rounds"].get(b, {})
+    return [runs_a[k]["rps"] / runs_b[k]["rps"] for k in runs_a
+            if isinstance(runs_a[k], dict) and isinstance(runs_b.get(k), dict) and runs_b[k]["rps"]]
+
+
+def _ratio_text(ratios):
+    """'1.05×', or over several rounds their median and range: '1.05× (0.93–1.21×)'."""
+    median = statistics.median(ratios)
+    if len(ratios) == 1:
+        return f"{median:.2f}×"
+    return f"{median:.2f}× ({min(ratios):.2f}–{max(ratios):.2f}×)"
+
+
+def _median_p50(res, key):
+    p50s = [r["p50"] for r in res["rounds"].get(key, {}).values() if isinstance(r, dict) and r["p50"] is not None]
+    return statistics.median(p50s) if p50s else None
+
+
 def _fmt(r, key, digits):
     v = r.get(key)
     return "—" if v is None else f"{v:,.{digits}f}"
 
 
-def section(results, prof, quick, uptime, machine_note, seconds="5 s"):
+def section(results, prof, quick, uptime, machine_note, seconds="5 s", rounds=1):
     lines = ["## Serving against other servers", ""]
     if quick:
         lines += ["Quick smoke run (kerasexport and the Starlette peer, a few hundred requests a cell): "
@@ -334,6 +389,15 @@ def section(results, prof, quick, uptime, machine_note, seconds="5 s"):
         "ModelServer (custom `Model`; no batcher in the server), and a hand-written Starlette endpoint.",
         "kerasexport: `kerasexport serve` with its defaults (batches of up to 32, no added delay).",
         "",
+    ]
+    if rounds > 1:
+        lines += [
+            f"{rounds} rounds, one after another, each through every server and model, so a shared host's",
+            "drift reaches them all: a cell shows its median round (by requests/s; errors are summed over",
+            "the rounds), and a ratio is the median of the ratios taken within one round, with their range.",
+            "",
+        ]
+    lines += [
         f"Measured with `uptime`: {uptime}. {machine_note}",
         "",
     ]
@@ -343,7 +407,8 @@ def section(results, prof, quick, uptime, machine_note, seconds="5 s"):
         lines += [f"### {name.upper()}", "",
                   f"onnxruntime called directly (one thread, core 0, batch 1): p50 {floor:.3f} ms.", "",
                   "| server | transport | 1 client req/s | p50 ms | p99 ms | 32 clients req/s | p50 ms | p99 ms | "
-                  "errors | load generator CPU at 32 | kerasexport ÷ this at 32 |",
+                  "errors | load generator CPU at 32 | kerasexport ÷ this at 32"
+                  + (" (median, range) |" if rounds > 1 else " |"),
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         labels = []
         for (label, _, _) in cells:
@@ -365,13 +430,12 @@ def section(results, prof, quick, uptime, machine_note, seconds="5 s"):
                         row += ["—", "—", "—"]
                         if r:
                             failed.append(r)
+                    if isinstance(r, dict) and r.get("failed_rounds"):
+                        failed.append(f"{len(r['failed_rounds'])} round(s) failed: {r['failed_rounds'][0]}")
                 row.append(str(errors) + (f" ({'; '.join(failed)})" if failed else ""))
                 row.append(_fmt(many, "client_cpu", 2) if isinstance(many, dict) else "—")
-                ours = cells.get((OURS, transport, 32))
-                if label != OURS and isinstance(many, dict) and isinstance(ours, dict) and many["rps"]:
-                    row.append(f"{ours['rps'] / many['rps']:.2f}×")
-                else:
-                    row.append("—")
+                ratios = _ratios(res, (OURS, transport, 32), (label, transport, 32)) if label != OURS else []
+                row.append(_ratio_text(ratios) if ratios else "—")
                 lines.append("| " + " | ".join(row) + " |")
         for label, reason in res["skipped"].items():
             lines.append(f"\n{label}: skipped, {reason}.")
@@ -389,46 +453,50 @@ def _targets(name, res):
         if label in (OURS, OURS_UNBATCHED, OURS_DELAYED, CEILING) or clients != 32 or not isinstance(r, dict):
             continue
         ours = cells.get((OURS, transport, 32))
-        if not isinstance(ours, dict):
+        ratios = _ratios(res, (OURS, transport, 32), (label, transport, 32))
+        if not isinstance(ours, dict) or not ratios:
             continue
-        ratio = ours["rps"] / r["rps"] if r["rps"] else float("inf")
+        ratio = statistics.median(ratios)
         if ratio < 1:
-            missed.append(f"{label} on {TRANSPORT_NAMES[transport]}: {ratio:.2f}× "
+            missed.append(f"{label} on {TRANSPORT_NAMES[transport]}: {_ratio_text(ratios)} "
                           f"({ours['rps']:,.0f} against {r['rps']:,.0f} req/s, {1 - ratio:.0%} short)")
     lines.append("- kerasexport ≥ every peer's throughput at 32 clients on every transport both speak: "
                  + ("met." if not missed else "missed for " + "; ".join(missed) + "."))
     if name == "mlp":
         for transport, limit in (("grpc", 0.5), ("v2_binary", 0.5), ("tfs_json", 1.0)):
-            r = cells.get((OURS, transport, 1))
-            if isinstance(r, dict) and r["p50"] is not None:
-                over = r["p50"] - floor
+            p50 = _median_p50(res, (OURS, transport, 1))
+            if p50 is not None:
+                over = p50 - floor
                 verdict = "met" if over <= limit else f"missed by {over - limit:.2f} ms"
-                others = [f"{label.split(' (')[0]} {c['p50'] - floor:+.2f} ms"
-                          for (label, t, n), c in cells.items()
-                          if t == transport and n == 1 and label != OURS and isinstance(c, dict) and c["p50"]]
+                others = [f"{label.split(' (')[0]} {_median_p50(res, (label, t, n)) - floor:+.2f} ms"
+                          for (label, t, n) in cells
+                          if t == transport and n == 1 and label != OURS and _median_p50(res, (label, t, n))]
                 reference = f"; through the same client: {', '.join(others)}" if others else ""
                 lines.append(f"- p50 over onnxruntime at 1 client, {TRANSPORT_NAMES[transport]}: "
                              f"{over:+.2f} ms (target ≤ {limit} ms): {verdict}{reference}.")
-        ceiling, ours = cells.get((CEILING, "grpc", 32)), cells.get((OURS, "grpc", 32))
-        triton = next((c for (label, t, n), c in cells.items()
+        ceiling = cells.get((CEILING, "grpc", 32))
+        triton = next(((label, t, n) for (label, t, n), c in cells.items()
                        if label.startswith("Triton") and t == "grpc" and n == 32 and isinstance(c, dict)), None)
-        if isinstance(ceiling, dict) and isinstance(ours, dict) and ceiling["rps"]:
-            beside = (f"; Triton {triton['rps']:,.0f}, so the ceiling is {ceiling['rps'] / triton['rps']:.2f}× "
-                      "Triton" if isinstance(triton, dict) and triton["rps"] else "")
+        reached = _ratios(res, (OURS, "grpc", 32), (CEILING, "grpc", 32))
+        if isinstance(ceiling, dict) and reached:
+            against = _ratios(res, (CEILING, "grpc", 32), triton) if triton else []
+            beside = (f"; Triton {cells[triton]['rps']:,.0f}, so the ceiling is {_ratio_text(against)} Triton"
+                      if against else "")
             lines.append(f"- gRPC's ceiling at 32 clients (grpcio's asyncio server, a fixed answer, no model): "
                          f"{ceiling['rps']:,.0f} req/s{beside}; kerasexport reaches "
-                         f"{ours['rps'] / ceiling['rps']:.0%} of it.")
+                         f"{_ratio_text(reached)} of it.")
         for transport in ("v2_binary", "grpc"):
-            b, u = cells.get((OURS, transport, 32)), cells.get((OURS_UNBATCHED, transport, 32))
-            if isinstance(b, dict) and isinstance(u, dict) and u["rps"]:
-                ratio = b["rps"] / u["rps"]
+            batched = _ratios(res, (OURS, transport, 32), (OURS_UNBATCHED, transport, 32))
+            if batched:
+                ratio = statistics.median(batched)
                 verdict = "met" if ratio >= 2 else f"missed by {2 - ratio:.2f}×"
                 lines.append(f"- batching against `--max-batch-size 1` at 32 clients, {TRANSPORT_NAMES[transport]}: "
-                             f"{ratio:.2f}× (target ≥ 2×): {verdict}.")
-            d = cells.get((OURS_DELAYED, transport, 32))
-            if isinstance(d, dict) and isinstance(u, dict) and u["rps"]:
+                             f"{_ratio_text(batched)} (target ≥ 2×): {verdict}.")
+            delayed = _ratios(res, (OURS_DELAYED, transport, 32), (OURS_UNBATCHED, transport, 32))
+            if delayed:
                 lines.append(f"  With `--max-delay-ms 2` (an idle endpoint waits up to 2 ms for company): "
-                             f"{d['rps'] / u['rps']:.2f}× unbatched, p50 {d['p50']:.2f} ms.")
+                             f"{_ratio_text(delayed)} unbatched, p50 "
+                             f"{_median_p50(res, (OURS_DELAYED, transport, 32)):.2f} ms.")
     return lines
 
 
@@ -487,6 +555,17 @@ def _profile_lines(prof):
     return lines
 
 
+def _wait_for_quiet(limit=1.0, seconds=180):
+    """Wait, at most `seconds`, for the 1-minute load average to fall below `limit`.
+
+    What ran just before (the export above, an earlier bench) lifts it for a minute or two;
+    the note under the tables then tells other work apart from that.
+    """
+    deadline = time.monotonic() + seconds
+    while os.getloadavg()[0] >= limit and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -495,7 +574,12 @@ def main():
     parser.add_argument("--only", nargs="*", help="servers whose name contains one of these (trying out)")
     parser.add_argument("--models", nargs="*", default=None, help="of mlp, cnn")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds a cell")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="passes through every server, one after another (default 3; 1 with --quick)")
     args = parser.parse_args()
+    rounds = args.rounds or (1 if args.quick else 3)
+    if rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {rounds}")
 
     import kerasexport
     import ladder
@@ -512,12 +596,14 @@ def main():
         input_name = session.get_inputs()[0].name
         x = np.random.default_rng(2).normal(size=(1,) + shape).astype("float32")
         models[name] = (path, x, session.run(None, {input_name: x})[0], input_name)
+    if not args.quick:
+        _wait_for_quiet()
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     if not _pin(0):
         print("bench/peers.py: no taskset or fewer than 2 cores: servers and load generator unpinned",
               file=sys.stderr)
     try:
-        results = measure(models, args.quick, work, sys.stderr, args.only, args.seconds)
+        results = measure(models, args.quick, work, sys.stderr, args.only, args.seconds, rounds)
         prof = None
         if not args.quick and not args.no_profile and "mlp" in models:
             path, x, _, input_name = models["mlp"]
@@ -533,7 +619,7 @@ def main():
     if not _pin(0):
         note += " No taskset or fewer than 2 cores here: servers and load generator were not pinned."
     text = section(results, prof, args.quick, uptime, note,
-                   "at most 300 requests" if args.quick else f"{args.seconds:g} s")
+                   "at most 300 requests" if args.quick else f"{args.seconds:g} s", rounds)
     with open(args.out, "w") as f:
         f.write(text)
     print(text)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): `make bench` writes bench/RESULTS.md.
-#   bench/run.sh           the full ladder, every backend and format (about 50 min)
+#   bench/run.sh           the full ladder, every backend and format (about 65 min)
 #   bench/run.sh --quick   a smoke run (< 2 min, part of make test): proves the
 #                          scripts work; its numbers are too short to judge by
 #                          and go to bench/out/, not RESULTS.md.
