@@ -47,8 +47,6 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "peers")
-sys.path.insert(0, HERE)
-sys.path.insert(0, PEERS)
 
 CLIENTS = (1, 32)
 TRANSPORTS = ("tfs_json", "v2_json", "v2_binary", "grpc")
@@ -577,6 +575,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=None,
                         help="passes through every server, one after another (default 3; 1 with --quick)")
     args = parser.parse_args()
+    # The ladder and the peers' launchers. Only when run: bench/peers/ also holds Triton's
+    # `triton/model.py`, which on an importer's path would shadow OpenAI's `triton` for torch.
+    sys.path[:0] = [PEERS, HERE]
     rounds = args.rounds or (1 if args.quick else 3)
     if rounds < 1:
         parser.error(f"--rounds must be at least 1, got {rounds}")

@@ -6,6 +6,7 @@ and once in quick mode in `make test`).
 
 import importlib.util
 import os
+import sys
 
 import pytest
 
@@ -14,9 +15,13 @@ _PATH = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "peers.py")
 
 @pytest.fixture(scope="module")
 def peers():
+    before = list(sys.path)
     spec = importlib.util.spec_from_file_location("bench_peers", _PATH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # Importing the bench leaves this process as it was: bench/peers/triton/ (Triton's model.py)
+    # on the path would be taken for OpenAI's `triton` by torch, here and in workers started later.
+    assert sys.path == before
     return module
 
 
