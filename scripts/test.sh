@@ -71,13 +71,19 @@ if [ "$only" = all ] || [ "$only" = r ]; then
     echo "testthat with keras3: SKIPPED, $keras3_sources not found" \
       "(keras3's sources; set KERAS3_SOURCES to run it)"
   fi
+fi
+# Longest first, by their times on 2 cores: pytest 9-13 min a backend, keras3 4,
+# the bench smoke run 3, testthat 2.5 a backend, R CMD check 2.
+if [ "$only" = all ]; then
+  add "bench --quick" "bash bench/run.sh --quick"  # a smoke run: asserts nothing about speed
+fi
+if [ "$only" = all ] || [ "$only" = r ]; then
   for backend in "${backends[@]}"; do
     add "testthat/$backend" "KERAS_BACKEND=$backend Rscript scripts/testthat.R"
   done
 fi
 if [ "$only" = all ]; then
   add "R CMD check" "bash scripts/check.sh"
-  add "bench --quick" "bash bench/run.sh --quick"  # a smoke run: asserts nothing about speed
 fi
 
 echo 0 >"$work/next"
