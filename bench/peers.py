@@ -28,8 +28,6 @@ round (ours and the peer measured minutes apart, not a whole run apart), with
 its range over the rounds.
 """
 
-import statistics
-
 import argparse
 import json
 import os
@@ -37,6 +35,7 @@ import pstats
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
