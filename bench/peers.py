@@ -122,9 +122,14 @@ def _starlette(name, onnx_path, http_port, grpc_port, work):
     return [sys.executable, "-c", code, os.path.abspath(onnx_path)], dict(os.environ)
 
 
+def _data_files(work, name):
+    """Where a model's request input and expected output are saved for the load generator."""
+    return os.path.join(work, f"{name}-x.npy"), os.path.join(work, f"{name}-y.npy")
+
+
 def _ceiling(name, onnx_path, http_port, grpc_port, work):
     return [sys.executable, os.path.join(PEERS, "grpc_ceiling.py"), os.path.abspath(onnx_path),
-            os.path.join(work, f"{name}-x.npy"), str(http_port), str(grpc_port)], dict(os.environ)
+            _data_files(work, name)[0], str(http_port), str(grpc_port)], dict(os.environ)
 
 
 def servers(quick):
@@ -213,16 +218,15 @@ def measure(models, quick, work, log, only=None, seconds=5.0, rounds=1):
     seconds, max_requests, warmup = (2.0, 300, 0.2) if quick else (seconds, 1_000_000, 0.5)
     results = {}
     for name, (onnx_path, x, expected, input_name) in models.items():
-        x_file, expected_file = os.path.join(work, f"{name}-x.npy"), os.path.join(work, f"{name}-y.npy")
+        x_file, expected_file = _data_files(work, name)
         np.save(x_file, x)
         np.save(expected_file, expected)
         results[name] = {"direct": direct(onnx_path, x, 300 if quick else 3000), "rounds": {}, "skipped": {}}
     for round_ in range(rounds):
-        for name, (onnx_path, x, expected, input_name) in models.items():
-            x_file, expected_file = os.path.join(work, f"{name}-x.npy"), os.path.join(work, f"{name}-y.npy")
+        for name, (onnx_path, x, _, input_name) in models.items():
             if rounds > 1:
                 print(f"  round {round_ + 1} of {rounds}, {name}", file=log, flush=True)
-            _measure_round(name, onnx_path, x, input_name, x_file, expected_file, quick, work, log, only,
+            _measure_round(name, onnx_path, x, input_name, quick, work, log, only,
                            (seconds, max_requests, warmup), results[name], round_)
     for res in results.values():
         res["cells"] = {key: _median_round(list(runs.values())) for key, runs in res["rounds"].items()}
@@ -240,10 +244,10 @@ def _median_round(runs):
     return median
 
 
-def _measure_round(name, onnx_path, x, input_name, x_file, expected_file, quick, work, log, only, load, res,
-                   round_):
-    """One pass over every server for one model, appending each cell's result to `res["rounds"]`."""
+def _measure_round(name, onnx_path, x, input_name, quick, work, log, only, load, res, round_):
+    """One pass over every server for one model, adding each cell's result to `res["rounds"]`."""
     seconds, max_requests, warmup = load
+    x_file, expected_file = _data_files(work, name)
     cells = res["rounds"]
     for label, module, build, ready, transports, mlp_only in servers(quick):
         if (mlp_only and name != "mlp") or (only and not any(o.lower() in label.lower() for o in only)):
@@ -305,7 +309,7 @@ def _brief(r):
 
 def profile(name, onnx_path, x, input_name, work, seconds=5.0):
     """Top functions by own time in kerasexport's server under 32 clients, per transport."""
-    x_file, expected_file = os.path.join(work, f"{name}-x.npy"), os.path.join(work, f"{name}-y.npy")
+    x_file, expected_file = _data_files(work, name)
     out = {}
     for transport in ("v2_binary", "grpc"):
         stats_file = os.path.join(work, f"profile-{transport}.prof")
@@ -465,9 +469,9 @@ def _targets(name, res):
             if p50 is not None:
                 over = p50 - floor
                 verdict = "met" if over <= limit else f"missed by {over - limit:.2f} ms"
-                others = [f"{label.split(' (')[0]} {_median_p50(res, (label, t, n)) - floor:+.2f} ms"
-                          for (label, t, n) in cells
-                          if t == transport and n == 1 and label != OURS and _median_p50(res, (label, t, n))]
+                peers_p50 = {label: _median_p50(res, (label, t, n)) for (label, t, n) in cells
+                             if t == transport and n == 1 and label != OURS}
+                others = [f"{label.split(' (')[0]} {p - floor:+.2f} ms" for label, p in peers_p50.items() if p]
                 reference = f"; through the same client: {', '.join(others)}" if others else ""
                 lines.append(f"- p50 over onnxruntime at 1 client, {TRANSPORT_NAMES[transport]}: "
                              f"{over:+.2f} ms (target ≤ {limit} ms): {verdict}{reference}.")
