@@ -17,6 +17,7 @@ import numpy as np
 from kerasexport import atomic
 from kerasexport import dtypes
 from kerasexport import errors
+from kerasexport import reference
 
 DEFAULT_RTOL = 1e-4
 BATCH_SIZES = (1, 5)
@@ -71,11 +72,8 @@ def embedding_vocabulary(model):
 
 
 def model_outputs(model, args):
-    """Run the model in inference mode on positional `args`; NumPy leaves."""
-    import keras
-
-    outputs = model(*args, training=False)
-    return keras.tree.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t)), outputs)
+    """Run the model in inference mode on positional `args`; NumPy leaves (see `reference`)."""
+    return reference.outputs(model, args)
 
 
 def _flatten_named(outputs, sort_dict):
