@@ -157,7 +157,7 @@ def bench_one(model, format, repeats, workdir):
     # Untimed warm-up, once: ours without verification runs Keras's exporter
     # (or the worker) plus our own code, so first-time costs land on no
     # variant. The model's first run at the verification's batch sizes is
-    # slow on JAX (eager ops compile per shape): timed, kept apart.
+    # slow on JAX (the model compiles per shape): timed, kept apart.
     _clear(target)
     measured(variants["kerasexport_noverify"])
     model_first = measured(lambda: _model_on_two_batches(model))
