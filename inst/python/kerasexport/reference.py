@@ -38,8 +38,8 @@ def _jitted_call(model, args):
         call = _JITTED[model]
     except KeyError:
         call = _JITTED[model] = _jit(model)
-    except TypeError:  # not weakly referable: compiled afresh each time
-        call = _jit(model)
+    except TypeError:  # not weakly referable: nowhere to keep its compiled call
+        return None
     if call is None:
         return None
     trainable = [v.value for v in model.trainable_variables]
@@ -71,7 +71,4 @@ def _jit(model):
 
 
 def _forget(model):
-    try:
-        _JITTED[model] = None
-    except TypeError:
-        pass
+    _JITTED[model] = None
