@@ -50,8 +50,7 @@ def _jitted_call(model, args):
         _forget(model)
         return None
     for variable, value in zip(model.non_trainable_variables, updated):
-        if value is not variable.value:
-            variable.assign(value)
+        variable.assign(value)
     return result
 
 
