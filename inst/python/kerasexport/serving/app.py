@@ -99,7 +99,7 @@ def create_app(repository, metrics, *, version, token=None, max_body_bytes=64 * 
         Exception: _internal_error,
     })
     return Guard(app, metrics, token=token, max_body_bytes=max_body_bytes, access_log=access_log,
-                 infer_routes=InferRoutes(handlers))
+                 infer_routes=InferRoutes(handlers, max_body_bytes))
 
 
 def error_response(status, message, headers=None):

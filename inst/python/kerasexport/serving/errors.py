@@ -40,6 +40,12 @@ class BodyTooLarge(ServeError):
     status = 413
 
 
+class UnsupportedEncoding(ServeError):
+    """A request body in a content coding the server does not read (HTTP only)."""
+
+    status = 415
+
+
 class Unavailable(ServeError):
     """The model exists but has no version ready (loading, or every one failed)."""
 

@@ -10,7 +10,9 @@ a small model (bench/RESULTS.md, "Where kerasexport's server spends its
 time"). The work itself is the app's handlers', shared with Starlette's
 routes, which still answer every other method on these paths (405). A
 failure is answered as the app's handlers answer it, ``{"error": ...}``
-with its status. `outcome()` is that answer for a body already read:
+with its status. A compressed body is inflated before the handler reads it,
+and the answer compressed when ``Accept-Encoding`` asks (`content_coding`).
+`outcome()` is that answer for a body already read:
 `http_protocol` uses it for the requests it answers without ASGI (most of
 them); `answer()` is the ASGI path, for the rest (bodies without a
 Content-Length).
@@ -21,7 +23,8 @@ import re
 import orjson
 
 from kerasexport import errors
-from kerasexport.serving.errors import ServeError, Unauthorized, internal_error
+from kerasexport.serving import content_coding
+from kerasexport.serving.errors import ServeError, Unauthorized, UnsupportedEncoding, internal_error
 
 # Starlette's own patterns for these routes ({name} is [^/]+), in its order.
 _PATTERNS = (
@@ -42,10 +45,13 @@ class InferRoutes:
 
     Args:
         handlers: the app's handlers (their `infer()` and `predict()`).
+        max_body_bytes: `int`, the most a compressed body may inflate to
+            (`content_coding`).
     """
 
-    def __init__(self, handlers):
+    def __init__(self, handlers, max_body_bytes):
         self._run = {"v2": handlers.infer, "tfs": handlers.predict}
+        self._max_body_bytes = max_body_bytes
 
     def match(self, scope):
         """`(protocol, path parameters)` when `scope` is a POST to an inference path, else `None`."""
@@ -85,10 +91,16 @@ class InferRoutes:
         """
         protocol, params = matched
         try:
+            body = await content_coding.decoded(scope, body, self._max_body_bytes)
             content, headers = await self._run[protocol](params, body, scope)
+            coding = content_coding.accepted(scope)
+            if coding is not None:
+                content = await content_coding.encoded(content, coding)
+                headers = {**headers, "content-encoding": coding}
             return 200, content, headers, None
         except ServeError as exc:
-            extra = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+            extra = ({"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized)
+                     else content_coding.SUPPORTED if isinstance(exc, UnsupportedEncoding) else None)
             return (*error(exc.status, str(exc), extra), None)
         except errors.InputError as exc:
             return (*error(400, str(exc)), None)

@@ -148,8 +148,9 @@ def _tfserving_paths(served):
                                   tags=["tfserving"])}
     predict = {"post": _operation(
         "Predict with a model this document has no path of its own for: 404.",
-        {"200": _ok({"$ref": "#/components/schemas/PredictResponse"}), **_post_errors()},
-        body=_body({"$ref": "#/components/schemas/PredictRequest"}), tags=["tfserving"])}
+        {"200": _coded(_ok({"$ref": "#/components/schemas/PredictResponse"})), **_post_errors()},
+        body=_body({"$ref": "#/components/schemas/PredictRequest"}), tags=["tfserving"],
+        parameters=_CODINGS)}
     paths = {}
     for suffix, item in (("", status), ("/metadata", metadata)):
         for versioned in (False, True):
@@ -171,7 +172,7 @@ _LABEL = {"name": "label", "in": "path", "required": True, "schema": {"type": "s
 def _with_label(item):
     (method, operation), = item.items()
     operation = dict(operation, responses=dict(operation["responses"]))
-    operation["parameters"] = [_model_parameter(), _LABEL]
+    operation["parameters"] = [_model_parameter(), _LABEL] + list(operation.get("parameters", ()))
     return {method: operation}
 
 
@@ -201,7 +202,7 @@ def _kserve_paths(served):
         "Infer with a model this document has no path of its own for: 404.",
         {"200": _infer_ok({"$ref": "#/components/schemas/InferResponse"}), **_post_errors()},
         body=_infer_body({"$ref": "#/components/schemas/InferRequest"}), tags=["kserve"],
-        description=_BINARY)}
+        description=_BINARY, parameters=_CODINGS)}
     for suffix, item in (("", metadata), ("/ready", ready)):
         for versioned in (False, True):
             path = "/v2/models/{model}" + ("/versions/{version}" if versioned else "") + suffix
@@ -248,7 +249,25 @@ def _with_parameters(item, versioned, exclude):
 
 def _post_errors():
     return _refs(("400", "BadRequest"), ("404", "NotFound"), ("413", "TooLarge"),
-                 ("500", "RuntimeFailure"))
+                 ("415", "UnsupportedEncoding"), ("500", "RuntimeFailure"))
+
+
+# serving/content_coding.py: what an inference request may be compressed with, and its answer.
+_CODINGS = (
+    {"name": "Content-Encoding", "in": "header", "required": False,
+     "description": "The body's compression: gzip or deflate (zlib; raw deflate is read too), or none.",
+     "schema": {"type": "string", "enum": ["gzip", "x-gzip", "deflate", "identity"]}},
+    {"name": "Accept-Encoding", "in": "header", "required": False,
+     "description": "Ask for the answer compressed: gzip or deflate, with q weights.",
+     "schema": {"type": "string"}, "example": "gzip"},
+)
+
+
+def _coded(response):
+    """A 200 that `Accept-Encoding` may have compressed."""
+    headers = {"Content-Encoding": {"description": "gzip or deflate when Accept-Encoding asked for it.",
+                                    "schema": {"type": "string", "enum": ["gzip", "deflate"]}}}
+    return dict(response, headers={**response.get("headers", {}), **headers})
 
 
 def _body(schema, example=None):
@@ -269,10 +288,10 @@ _BINARY = ("Triton's binary tensor extension is taken too: a body of the JSON re
 
 
 def _infer_ok(schema):
-    return {"description": "The outputs: JSON, or a JSON header and binary outputs.",
+    return _coded({"description": "The outputs: JSON, or a JSON header and binary outputs.",
             "headers": {"Inference-Header-Content-Length": {"schema": {"type": "integer", "minimum": 0}}},
             "content": {JSON: {"schema": schema},
-                        "application/octet-stream": {"schema": {"type": "string"}}}}
+                        "application/octet-stream": {"schema": {"type": "string"}}}})
 
 
 # Paths of one model ----
@@ -286,13 +305,14 @@ def _model_paths(name, versions):
         which = "the latest version" if not prefix else f"version {version.number}"
         paths[f"/v1/models/{name}{prefix}:predict"] = {"post": _operation(
             f"Predict with {name}, {which} (TF-Serving's row or columnar format).",
-            {"200": _ok(_predict_response(artifact)), **_post_errors()},
-            body=_body(_predict_request(artifact), _predict_example(artifact)), tags=[name])}
+            {"200": _coded(_ok(_predict_response(artifact))), **_post_errors()},
+            body=_body(_predict_request(artifact), _predict_example(artifact)), tags=[name],
+            parameters=_CODINGS)}
         paths[f"/v2/models/{name}{prefix}/infer"] = {"post": _operation(
             f"Infer with {name}, {which} (KServe v2 tensors).",
             {"200": _infer_ok(_infer_response(artifact)), **_post_errors()},
             body=_infer_body(_infer_request(artifact), _infer_example(artifact)), tags=[name],
-            description=_BINARY)}
+            description=_BINARY, parameters=_CODINGS)}
     return paths
 
 
@@ -418,7 +438,11 @@ def _responses():
         "BadRequest": error("A body the codec refuses, inputs that do not fit the signature, a bad version."),
         "NotFound": error("Unknown model or version, or no version available."),
         "Unauthorized": error("No or a wrong bearer token."),
-        "TooLarge": error("A body over the server's limit (--max-body-mb)."),
+        "TooLarge": error("A body over the server's limit (--max-body-mb), or one that inflates past it."),
+        "UnsupportedEncoding": dict(
+            error("A Content-Encoding other than gzip, deflate or identity."),
+            headers={"Accept-Encoding": {"description": "The codings this server reads.",
+                                         "schema": {"type": "string", "example": "gzip, deflate"}}}),
         "RuntimeFailure": error("The model's runtime failed on valid inputs; the server keeps serving."),
     }
 
