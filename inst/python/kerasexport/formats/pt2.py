@@ -202,10 +202,10 @@ def write(model, path, signature, verbose, **options):
 
 
 def _load(path):
-    import torch
+    from kerasexport.formats import pt2_load
 
     extra = {_META_FILE: ""}
-    program = torch.export.load(path, extra_files=extra)
+    program = pt2_load.load(path, extra_files=extra)
     try:
         meta = json.loads(extra[_META_FILE]) if extra[_META_FILE] else {}
     except ValueError:
