@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# R CMD build, then R CMD check --no-manual --no-tests; fails on any ERROR or WARNING.
+# R CMD build, then R CMD check --no-manual --no-tests --no-build-vignettes; fails on any
+# ERROR or WARNING. The build has run the vignettes already (and fails if one
+# does); the check still runs their R code, but does not weave them a third time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KERASEXPORT_PYTHON=${KERASEXPORT_PYTHON:-$PWD/.venv/bin/python}
@@ -14,7 +16,7 @@ tar -C . --exclude=./.venv --exclude='./.rlib*' --exclude=./.git -cf - . | tar -
 tarball=$(cd "$work" && ls kerasexport_*.tar.gz | tail -n 1)
 # The tests ran on every backend against the installed package
 # (scripts/test.sh); the check does not run them a fourth time.
-(cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual --no-tests "$tarball") >"$work/check.log" 2>&1 || true
+(cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual --no-tests --no-build-vignettes "$tarball") >"$work/check.log" 2>&1 || true
 sed -n '/^Status:/p' "$work/check.log"
 if grep -qE "^Status: .*(ERROR|WARNING)" "$work/check.log" || ! grep -q "^Status:" "$work/check.log"; then
   cat "$work/check.log"
