@@ -233,9 +233,27 @@ def _calibrate_batch_norm(model, x):
     momenta = [layer.momentum for layer in layers]
     for layer in layers:
         layer.momentum = 0.0
-    model(x, training=True)
+    _training_call(model, x)
     for layer, momentum in zip(layers, momenta):
         layer.momentum = momentum
+
+
+def _training_call(model, x):
+    """`model(x, training=True)`, for its effect on the model's statistics.
+
+    Called eagerly, JAX compiles each operation apart (about 20 s for
+    MobileNet, against 3 s for the whole call jitted).
+    """
+    if keras.backend.backend() != "jax":
+        model(x, training=True)
+        return
+    import jax
+
+    step = jax.jit(lambda t, n, x: model.stateless_call(t, n, x, training=True)[1])
+    values = step([v.value for v in model.trainable_variables],
+                  [v.value for v in model.non_trainable_variables], x)
+    for variable, value in zip(model.non_trainable_variables, values):
+        variable.assign(value)
 
 
 def subclassed():
