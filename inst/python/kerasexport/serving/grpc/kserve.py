@@ -71,7 +71,7 @@ def handler(repository, calls, server_version):
             labelled(labels, request.model_name, served.number)
             endpoint = served.artifact.endpoint()
             arrays = kserve_codec.inputs(endpoint, decoded)
-            outputs = await served.runner.run(endpoint, arrays)
+            outputs = await served.runner.run(endpoint, arrays, one_per_turn=True)
         return kserve_proto.encode_infer(pb.ModelInferResponse(), request.model_name, served.number,
                                          endpoint, outputs, decoded)
 
