@@ -18,8 +18,10 @@ only, on the MLP, a few hundred requests a cell.
 
 Transports: TF-Serving's JSON rows, KServe v2 JSON, KServe v2 binary tensors,
 KServe v2 gRPC; 1 and 32 concurrent clients. Also: onnxruntime called directly
-on core 0 (the floor for the 1-client p50), and a cProfile of kerasexport's
-server under 32 clients (full run). Writes a Markdown section.
+on core 0 (the floor for the 1-client p50), the CPU each server and the load
+generator used, a cProfile of kerasexport's server under 32 clients, and
+py-spy's samples of it and of the gRPC ceiling (bench/peers/sampling.py; full
+run). Writes a Markdown section.
 
 The full run goes through every server `--rounds` times (3), one round after
 another, so drift of a shared host reaches every server: each cell shows its
@@ -155,16 +157,20 @@ def servers(quick):
     return rows
 
 
-def _load_argv(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup):
+def _load_argv(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup,
+               session=None):
     return [*_pin(1), sys.executable, os.path.join(PEERS, "loadgen.py"), "--transport", transport,
             "--port", str(port), "--model", name, "--input", input_name, "--x", x_file,
             "--expected", expected_file, "--clients", str(clients), "--seconds", str(seconds),
-            "--max-requests", str(max_requests), "--warmup", str(warmup)]
+            "--max-requests", str(max_requests), "--warmup", str(warmup),
+            *(["--server-session", str(session)] if session else [])]
 
 
-def _load(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup):
+def _load(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests, warmup,
+          session=None):
+    """The load generator's result; `session`: the server's, whose CPU use it reports too."""
     argv = _load_argv(transport, port, name, input_name, x_file, expected_file, clients, seconds, max_requests,
-                      warmup)
+                      warmup, session)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + warmup + 120)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "load generator failed")
@@ -274,7 +280,7 @@ def _measure_round(name, onnx_path, x, input_name, quick, work, log, only, load,
                     port = grpc_port if transport == "grpc" else http_port
                     try:
                         r = _load(transport, port, name, input_name, x_file, expected_file, clients,
-                                  seconds, max_requests, warmup)
+                                  seconds, max_requests, warmup, server.process.pid)
                     except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
                         r = f"load failed: {exc}"
                     cells.setdefault((label, transport, clients), {})[round_] = r
@@ -304,7 +310,8 @@ def _brief(r):
     if isinstance(r, str):
         return r
     return (f"{r['rps']:.0f} req/s, p50 {r['p50'] or float('nan'):.2f} ms, p99 {r['p99'] or float('nan'):.2f} ms, "
-            f"{r['errors']} errors, client CPU {r['client_cpu']:.2f}")
+            f"{r['errors']} errors, client CPU {r['client_cpu']:.2f}"
+            + (f", server CPU {r['server_cpu']:.2f}" if r.get("server_cpu") is not None else ""))
 
 
 def profile(name, onnx_path, x, input_name, work, seconds=5.0):
@@ -345,6 +352,38 @@ def profile(name, onnx_path, x, input_name, work, seconds=5.0):
     return out
 
 
+def sample(name, onnx_path, x, input_name, work, seconds=5.0):
+    """py-spy's view (bench/peers/sampling.py) of kerasexport's server and of the gRPC ceiling under
+    32 clients: `{(label, transport): summary}`, or `{"skipped": reason}`."""
+    import sampling
+
+    reason = sampling.missing()
+    if reason:
+        return {"skipped": reason}
+    x_file, expected_file = _data_files(work, name)
+    out = {}
+    for label, build, transport in ((OURS, _ours, "grpc"), (OURS, _ours, "v2_binary"), (CEILING, _ceiling, "grpc")):
+        http_port, grpc_port = _free_port(), _free_port()
+        argv, env = build(name, onnx_path, http_port, grpc_port, work)
+        ready = f"/v2/models/{name}/ready" if label == OURS else "/"
+        server = Server(argv, env, http_port, ready, os.path.join(work, f"sample-{len(out)}.log"))
+        raw = os.path.join(work, f"sample-{len(out)}.txt")
+        try:
+            load = subprocess.Popen(_load_argv(transport, grpc_port if transport == "grpc" else http_port, name,
+                                               input_name, x_file, expected_file, 32, seconds + 2, 1_000_000, 0.5),
+                                    stdout=subprocess.PIPE, text=True)
+            time.sleep(1.5)  # the load generator's start and warm-up
+            failed = sampling.record(server.process.pid, seconds, raw, _pin(1))
+            stdout, _ = load.communicate(timeout=seconds + 120)
+        finally:
+            server.stop()
+        if failed:
+            return {"skipped": f"py-spy failed: {failed}"}
+        r = json.loads(stdout)
+        out[(label, transport)] = sampling.summarize(raw, seconds, r["rps"] * seconds)
+    return out
+
+
 # Report ----
 
 
@@ -373,7 +412,7 @@ def _fmt(r, key, digits):
     return "—" if v is None else f"{v:,.{digits}f}"
 
 
-def section(results, prof, quick, uptime, machine_note, seconds="5 s", rounds=1):
+def section(results, prof, quick, uptime, machine_note, seconds="5 s", rounds=1, samples=None):
     lines = ["## Serving against other servers", ""]
     if quick:
         lines += ["Quick smoke run (kerasexport and the Starlette peer, a few hundred requests a cell): "
@@ -384,6 +423,9 @@ def section(results, prof, quick, uptime, machine_note, seconds="5 s", rounds=1)
         "the load generator (bench/peers/loadgen.py: asyncio clients, one keep-alive connection or",
         "gRPC channel each, one row per request, bodies built once) pinned to core 1. Each cell: a",
         f"warm-up, then {seconds}; the first answer of every client is checked against onnxruntime's output.",
+        "CPU columns: cores used over the measured window, by every process of the server (its",
+        "backend stubs and workers included) and by the load generator; near 1.00, that side was",
+        "the limit.",
         "Peers: Triton's C++ `tritonserver` from PyTriton 0.7.0's wheel (Python-backend model on",
         "onnxruntime, `dynamic_batching {}`, one instance), MLServer 1.7.1 (custom runtime, adaptive",
         "batching up to 32 rows and 1 ms, inference in the server process), KServe 0.21.0's",
@@ -408,9 +450,9 @@ def section(results, prof, quick, uptime, machine_note, seconds="5 s", rounds=1)
         lines += [f"### {name.upper()}", "",
                   f"onnxruntime called directly (one thread, core 0, batch 1): p50 {floor:.3f} ms.", "",
                   "| server | transport | 1 client req/s | p50 ms | p99 ms | 32 clients req/s | p50 ms | p99 ms | "
-                  "errors | load generator CPU at 32 | kerasexport ÷ this at 32"
+                  "errors | server CPU at 32 | load generator CPU at 32 | kerasexport ÷ this at 32"
                   + (" (median, range) |" if rounds > 1 else " |"),
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         labels = []
         for (label, _, _) in cells:
             if label not in labels:
@@ -434,6 +476,7 @@ def section(results, prof, quick, uptime, machine_note, seconds="5 s", rounds=1)
                     if isinstance(r, dict) and r.get("failed_rounds"):
                         failed.append(f"{len(r['failed_rounds'])} round(s) failed: {r['failed_rounds'][0]}")
                 row.append(str(errors) + (f" ({'; '.join(failed)})" if failed else ""))
+                row.append(_fmt(many, "server_cpu", 2) if isinstance(many, dict) else "—")
                 row.append(_fmt(many, "client_cpu", 2) if isinstance(many, dict) else "—")
                 ratios = _ratios(res, (OURS, transport, 32), (label, transport, 32)) if label != OURS else []
                 row.append(_ratio_text(ratios) if ratios else "—")
@@ -443,6 +486,8 @@ def section(results, prof, quick, uptime, machine_note, seconds="5 s", rounds=1)
         lines += [""] + _targets(name, res) + [""]
     if prof:
         lines += _profile_lines(prof)
+    if samples:
+        lines += _sample_lines(samples)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -534,7 +579,8 @@ def _profile_lines(prof):
         "MLP's 8 µs run), and now runs on the event loop when recent calls say it takes under",
         "0.2 ms; earlier, the collector's walks over start-up's objects (`gc.freeze()`) and",
         "prometheus_client's `labels()`. Over gRPC most of the time is inside grpcio's asyncio",
-        "server (its C core, its Cython layer and its threads, which cProfile does not see): the",
+        "server (its C core, its Cython layer and its threads, which cProfile does not see and",
+        "py-spy's samples below measure): the",
         "ceiling row, grpcio's asyncio server answering a fixed reply with no model and no Python of",
         "ours, is as far as any server built on it (ours, KServe's, MLServer's) can go on this core",
         "(the MLP's targets set it beside Triton). grpcio's EventEngine listener and endpoints cost",
@@ -556,6 +602,41 @@ def _profile_lines(prof):
         "",
     ]
     return lines
+
+
+def _sample_lines(samples):
+    lines = ["py-spy's samples of the server (bench/peers/sampling.py: 300 a second, from outside, without",
+             "stopping it; a separate run, MLP, 32 clients, 5 s): each thread's share of the wall clock",
+             "not idle (running or waiting for the core or the GIL, so shares can sum past the one core),",
+             "then where the main thread's samples were, per request answered. A sample in the event",
+             "loop's `run` with no Python frame above it is C code the loop calls.", ""]
+    if "skipped" in samples:
+        return [f"py-spy's samples of the server (bench/peers/sampling.py): skipped: {samples['skipped']}.", ""]
+    for (label, transport), p in samples.items():
+        threads = ", ".join(f"{t} {share:.0%}" for t, share in p["threads"][:4] if share >= 0.01)
+        lines += [f"{label}, {TRANSPORT_NAMES[transport]}: {p['requests']:,.0f} requests in {p['seconds']:g} s; "
+                  f"threads not idle: {threads}.", "",
+                  "| main thread's samples in | share | µs per request |", "|---|---:|---:|"]
+        shown = p["main"][:8]
+        for where, share, per in shown:
+            lines.append(f"| {where} | {share:.1%} | {per:.1f} |")
+        rest = p["main"][8:]
+        if rest:
+            lines.append(f"| {len(rest)} others | {sum(r[1] for r in rest):.1%} | {sum(r[2] for r in rest):.1f} |")
+        lines.append("")
+    ours, ceiling = samples.get((OURS, "grpc")), samples.get((CEILING, "grpc"))
+    if ours and ceiling:
+        c_ours, c_ceiling, python = ours["loop_c"], ceiling["loop_c"], ours["python"]
+        lines += [
+            f"Reading it: over gRPC, a call costs kerasexport's main thread {c_ours:.0f} µs of C code under the "
+            f"loop and {python:.0f} µs of Python (ours and the libraries it calls); the ceiling's, "
+            f"{c_ceiling:.0f} µs of C code and next to no Python. So grpcio's own path, on the event loop "
+            "and in its poller thread, is most of a call's cost, and it costs more on our calls than on the "
+            "ceiling's fixed answer (whose request is never parsed and whose answer is serialized once). "
+            "Where inside grpcio that goes, py-spy cannot say without `--native`, which slowed the server "
+            "fourfold here.", ""]
+    return lines
+
 
 
 def _wait_for_quiet(limit=1.0, seconds=180):
@@ -610,10 +691,11 @@ def main():
               file=sys.stderr)
     try:
         results = measure(models, args.quick, work, sys.stderr, args.only, args.seconds, rounds)
-        prof = None
+        prof = samples = None
         if not args.quick and not args.no_profile and "mlp" in models:
             path, x, _, input_name = models["mlp"]
             prof = profile("mlp", path, x, input_name, work)
+            samples = sample("mlp", path, x, input_name, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -625,7 +707,7 @@ def main():
     if not _pin(0):
         note += " No taskset or fewer than 2 cores here: servers and load generator were not pinned."
     text = section(results, prof, args.quick, uptime, note,
-                   "at most 300 requests" if args.quick else f"{args.seconds:g} s", rounds)
+                   "at most 300 requests" if args.quick else f"{args.seconds:g} s", rounds, samples)
     with open(args.out, "w") as f:
         f.write(text)
     print(text)

@@ -13,13 +13,17 @@ Transports: `tfs_json` (TF-Serving's row format), `v2_json` (KServe v2 JSON),
 sends it), `grpc` (KServe v2 `inference.GRPCInferenceService/ModelInfer`,
 raw tensor contents).
 
-Prints one JSON line: requests, errors, seconds, rps, p50, p99 (ms) and the
-client's CPU use over the measured window (near 1.0: the client was the limit).
+Prints one JSON line: requests, errors, seconds, rps, p50, p99 (ms), the
+client's CPU use over the measured window (near 1.0: the client was the limit)
+and, given `--server-session`, the server's: every process of that session
+(Triton's backend stubs, MLServer's workers), over the same window (near 1.0
+on its one core: the server was the limit).
 """
 
 import argparse
 import asyncio
 import json
+import os
 import resource
 import time
 
@@ -84,6 +88,29 @@ async def _read_response(reader):
     else:
         body = b""
     return status, headers, body
+
+
+def session_cpu(session):
+    """CPU seconds (user and system) of every live process in `session`, from /proc; None without it."""
+    total, found = 0, False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                # After the command's name (in parentheses, which may hold spaces): state,
+                # ppid, pgrp, session, ..., utime and stime (fields 14 and 15 of proc(5)).
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[3]) == session:
+            found = True
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK") if found else None
 
 
 class Run:
@@ -175,16 +202,25 @@ async def main_async(args):
         clients = [http_client(run, args.host, args.port, args.transport, request, expected)
                    for _ in range(args.clients)]
     cpu0 = None
+    server = {}
 
     async def mark():
         nonlocal cpu0
         await asyncio.sleep(max(0.0, run.measure_at - time.perf_counter()))
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        if args.server_session:
+            server["start"] = (time.perf_counter(), session_cpu(args.server_session))
 
     await asyncio.gather(mark(), *clients)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    if "start" in server:
+        server["stop"] = (time.perf_counter(), session_cpu(args.server_session))
     wall = min(time.perf_counter(), run.stop_at) - run.measure_at
     cpu = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) if cpu0 else float("nan")
+    server_cpu = None
+    if "stop" in server and None not in (server["start"][1], server["stop"][1]):
+        (t0, c0), (t1, c1) = server["start"], server["stop"]
+        server_cpu = (c1 - c0) / (t1 - t0) if t1 > t0 else None
     latencies = sorted(run.latencies)
 
     def q(p):
@@ -192,7 +228,7 @@ async def main_async(args):
 
     return {"requests": len(latencies), "errors": run.errors + run.wrong, "wrong": run.wrong,
             "seconds": wall, "rps": len(latencies) / wall if wall > 0 else 0.0,
-            "p50": q(50), "p99": q(99), "client_cpu": cpu / wall if wall > 0 else float("nan")}
+            "p50": q(50), "p99": q(99), "client_cpu": cpu / wall if wall > 0 else float("nan"), "server_cpu": server_cpu}
 
 
 def main():
@@ -208,6 +244,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--max-requests", type=int, default=1_000_000)
     parser.add_argument("--warmup", type=float, default=0.5)
+    parser.add_argument("--server-session", type=int, default=None,
+                        help="the server's session id (its leader's pid): report its CPU use too")
     args = parser.parse_args()
     try:
         import uvloop

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The peers' virtualenvs for bench/peers.py, one per server, under bench/peers/venv-*
-# (git-ignored; never a dependency of kerasexport). Idempotent: a venv whose
-# requirements file has not changed since it was built is left alone.
-#   bench/peers/setup.sh [triton] [mlserver] [kserve]   (all three by default)
+# The peers' virtualenvs for bench/peers.py, one per server, and one for the bench's tools
+# (py-spy), under bench/peers/venv-* (git-ignored; never a dependency of kerasexport).
+# Idempotent: a venv whose requirements file has not changed since it was built is left alone.
+#   bench/peers/setup.sh [triton] [mlserver] [kserve] [tools]   (all four by default)
 set -euo pipefail
 cd "$(dirname "$0")"
 python=${PEER_PYTHON:-python3.11}
 peers=("$@")
-[ ${#peers[@]} -gt 0 ] || peers=(triton mlserver kserve)
+[ ${#peers[@]} -gt 0 ] || peers=(triton mlserver kserve tools)
 for peer in "${peers[@]}"; do
   venv=venv-$peer
   requirements=requirements-$peer.txt
