@@ -11,7 +11,7 @@ Servers: `kerasexport serve` (with its batcher, and for the MLP also without:
 Python-backend model, dynamic batcher); MLServer (custom runtime, adaptive
 batching); KServe's ModelServer (custom Model); the hand-written Starlette
 endpoint (bench/serve_peer.py); and, as a ceiling rather than a peer, grpcio's
-asyncio server answering a fixed reply (bench/peers/grpc_ceiling.py). Each peer lives in its own virtualenv under
+threaded server answering a fixed reply (bench/peers/grpc_ceiling.py). Each peer lives in its own virtualenv under
 bench/peers/ (bench/peers/setup.sh); a peer whose venv is missing is skipped
 with the reason printed. `--quick` runs kerasexport and the Starlette peer
 only, on the MLP, a few hundred requests a cell.
@@ -55,8 +55,8 @@ TRANSPORT_NAMES = {"tfs_json": "HTTP JSON (TF-Serving rows)", "v2_json": "HTTP J
                    "v2_binary": "HTTP binary tensors (KServe v2)", "grpc": "gRPC (KServe v2)"}
 OURS, OURS_UNBATCHED = "kerasexport serve", "kerasexport serve, no batching"
 OURS_DELAYED = "kerasexport serve, --max-delay-ms 2"
-# Not a peer: grpcio's asyncio server answering a fixed reply (bench/peers/grpc_ceiling.py).
-CEILING = "ceiling: grpcio's asyncio server, one fixed answer, no model"
+# Not a peer: grpcio's threaded server answering a fixed reply (bench/peers/grpc_ceiling.py).
+CEILING = "ceiling: grpcio's threaded server, one fixed answer, no model"
 
 
 def _pin(core):
@@ -528,7 +528,7 @@ def _targets(name, res):
             against = _ratios(res, (CEILING, "grpc", 32), triton) if triton else []
             beside = (f"; Triton {cells[triton]['rps']:,.0f}, so the ceiling is {_ratio_text(against)} Triton"
                       if against else "")
-            lines.append(f"- gRPC's ceiling at 32 clients (grpcio's asyncio server, a fixed answer, no model): "
+            lines.append(f"- gRPC's ceiling at 32 clients (grpcio's threaded server, a fixed answer, no model): "
                          f"{ceiling['rps']:,.0f} req/s{beside}; kerasexport reaches "
                          f"{_ratio_text(reached)} of it.")
         for transport in ("v2_binary", "grpc"):
@@ -578,27 +578,24 @@ def _profile_lines(prof):
         "worker thread and back (about 60 µs and two context switches on this core, against the",
         "MLP's 8 µs run), and now runs on the event loop when recent calls say it takes under",
         "0.2 ms; earlier, the collector's walks over start-up's objects (`gc.freeze()`) and",
-        "prometheus_client's `labels()`. Over gRPC most of the time is inside grpcio's asyncio",
-        "server (its C core, its Cython layer and its threads, which cProfile does not see and",
-        "py-spy's samples below measure): the",
-        "ceiling row, grpcio's asyncio server answering a fixed reply with no model and no Python of",
-        "ours, is as far as any server built on it (ours, KServe's, MLServer's) can go on this core",
-        "(the MLP's targets set it beside Triton). grpcio's EventEngine listener and endpoints cost",
-        "more per call on this core than its older posix TCP path, which `serving.grpc` selects when",
-        "it imports grpcio (about 15% more calls/s for both ours and the ceiling; the ceiling script",
-        "imports grpcio the same way). grpcio's poller and `event_engine` threads share",
-        "the server's core with the event loop and take it whenever the loop lets go of the GIL:",
-        "onnxruntime's run, 10 µs called alone, shows 29 µs a call here, and `get_running_loop`",
-        "4 µs; cut by hand, ModelInfer answering a fixed reply through our handler reached 3,800",
-        "req/s, with the v2 decoding 3,500, with the model run straight after it (no batcher) 2,600.",
-        "Calls arrive one per turn of the loop, so batches stay near one row unless an idle endpoint",
-        "waits for company (the `--max-delay-ms 2` row); a call that finds its endpoint idle runs at",
-        "once, rather than through the batcher's queue, timer and task, which cost about 15% of",
-        "the calls/s at 32 clients for company that could not come. Tried and dropped: a wait that adapts to",
-        "whether company came (+14% over gRPC at 32 clients, but 2 and 4 clients lost up to a third,",
-        "and HTTP lost at every load), and lowering the priority of grpcio's threads (within noise).",
-        "Closing the rest of the gap to Triton over gRPC needs a front end outside Python's event",
-        "loop, which was not attempted.",
+        "prometheus_client's `labels()`. Over gRPC most of the time is inside grpcio (its C core, its",
+        "Cython layer and its threads, which cProfile does not see and py-spy's samples below",
+        "measure): the ceiling row, grpcio's threaded server answering a fixed reply with no model",
+        "and no Python of ours, is as far as any server built on grpcio (ours, KServe's, MLServer's)",
+        "can go on this core (the MLP's targets set it beside Triton). Our gRPC side ran on grpcio's",
+        "asyncio server until 2026-12-04; its threaded server, with each call handed to the event",
+        "loop and back, answered about 1.8× the calls/s at 32 clients on the MLP (4,100-4,300 before,",
+        "7,500-8,500 after, alternating runs), and grpcio's threaded server answering a fixed reply",
+        "reached about 1.1-1.5× what its asyncio server did. Calls that arrive together now reach",
+        "the batcher together, as HTTP requests do; on the MLP, whose run is 8 µs, merging saves",
+        "little (batching about 1.03× `--max-batch-size 1` over gRPC). grpcio's EventEngine listener",
+        "and endpoints cost more per call on this core than its older posix TCP path, which",
+        "`serving.grpc` selects when it imports grpcio (about 15% more calls/s, measured on the",
+        "asyncio server; the ceiling script imports grpcio the same way). Tried and dropped: a wait",
+        "that adapts to whether company came (+14% over gRPC at 32 clients, but 2 and 4 clients lost",
+        "up to a third, and HTTP lost at every load), and lowering the priority of grpcio's threads",
+        "(within noise). Closing the rest of the gap to Triton over gRPC needs a front end outside",
+        "Python, which was not attempted.",
         "",
     ]
     return lines
@@ -613,7 +610,8 @@ def _sample_lines(samples):
     if "skipped" in samples:
         return [f"py-spy's samples of the server (bench/peers/sampling.py): skipped: {samples['skipped']}.", ""]
     for (label, transport), p in samples.items():
-        threads = ", ".join(f"{t} {share:.0%}" for t, share in p["threads"][:4] if share >= 0.01)
+        threads = ", ".join(f"{t} {share:.0%} ({per:.0f} µs a request)" for t, share, per in p["threads"][:4]
+                            if share >= 0.01)
         lines += [f"{label}, {TRANSPORT_NAMES[transport]}: {p['requests']:,.0f} requests in {p['seconds']:g} s; "
                   f"threads not idle: {threads}.", "",
                   "| main thread's samples in | share | µs per request |", "|---|---:|---:|"]
@@ -626,15 +624,18 @@ def _sample_lines(samples):
         lines.append("")
     ours, ceiling = samples.get((OURS, "grpc")), samples.get((CEILING, "grpc"))
     if ours and ceiling:
-        c_ours, c_ceiling, python = ours["loop_c"], ceiling["loop_c"], ours["python"]
+        def elsewhere(summary):
+            return sum(per for name, _, per in summary["threads"] if name != "MainThread")
+
+        loop, python = ours["loop_c"] + ours["python"], ours["python"]
         lines += [
-            f"Reading it: over gRPC, a call costs kerasexport's main thread {c_ours:.0f} µs of C code under the "
-            f"loop and {python:.0f} µs of Python (ours and the libraries it calls); the ceiling's, "
-            f"{c_ceiling:.0f} µs of C code and next to no Python. So grpcio's own path, on the event loop "
-            "and in its poller thread, is most of a call's cost, and it costs more on our calls than on the "
-            "ceiling's fixed answer (whose request is never parsed and whose answer is serialized once). "
-            "Where inside grpcio that goes, py-spy cannot say without `--native`, which slowed the server "
-            "fourfold here.", ""]
+            f"Reading it: over gRPC, a call costs kerasexport {elsewhere(ours):.0f} µs in grpcio's threads "
+            f"(its worker threads and poller: its C core, parsing and serializing the messages) and "
+            f"{loop:.0f} µs on the event loop ({python:.0f} µs of it Python: ours and the libraries it "
+            f"calls); the ceiling, {elsewhere(ceiling):.0f} µs in grpcio's threads and nothing on a loop. "
+            "Thread shares count waiting for the GIL as well as running, so they add up past the one "
+            "core. Where inside grpcio the time goes, py-spy cannot say without `--native`, which "
+            "slowed the server fourfold here.", ""]
     return lines
 
 

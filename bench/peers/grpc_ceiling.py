@@ -1,21 +1,25 @@
-"""The ceiling of a server on grpcio's asyncio server, for bench/peers.py (not a peer).
+"""The ceiling of a server on grpcio's threaded server, for bench/peers.py (not a peer).
 
 ``python grpc_ceiling.py MODEL.onnx X.npy HTTP_PORT GRPC_PORT``: grpcio's
-asyncio server on uvloop (as `kerasexport serve` imports and runs it), answering every
-``inference.GRPCInferenceService/ModelInfer`` with one serialized answer
-computed once (onnxruntime's output for the bench's one request): no
-parsing, no model, no Python of ours per call. What it reaches is what any
-server built on grpcio's asyncio server could reach on that core. A bare
-HTTP responder on HTTP_PORT answers 200 to anything, for the driver's
-readiness check.
+threaded server with as many worker threads as `kerasexport serve` gives it,
+imported as it imports grpcio, answering every
+``inference.GRPCInferenceService/ModelInfer`` in the worker thread with one
+serialized answer computed once (onnxruntime's output for the bench's one
+request): no parsing, no model, no hand-off to an event loop, no Python of
+ours per call. What it reaches is what any server built on grpcio could
+reach on that core. A bare HTTP responder on HTTP_PORT (on an event loop
+thread) answers 200 to anything, for the driver's readiness check.
 """
 
 import asyncio
 import sys
+import threading
 
 
 def main():
-    import kerasexport.serving.grpc  # noqa: F401  (grpcio imported as kerasexport serve imports it)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kerasexport.serving.grpc import WORKER_THREADS  # grpcio imported as kerasexport serve imports it
 
     import grpc
     import numpy as np
@@ -36,7 +40,7 @@ def main():
     answer.raw_output_contents.append(np.ascontiguousarray(y, dtype="<f4").tobytes())
     wire = answer.SerializeToString()
 
-    async def infer(request, context):
+    def infer(request, context):
         return wire
 
     def same(data):
@@ -53,16 +57,17 @@ def main():
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
-    async def serve():
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        server.add_generic_rpc_handlers([handler])
-        server.add_insecure_port(f"127.0.0.1:{grpc_port}")
-        await server.start()
+    async def answer_health():
         http = await asyncio.start_server(health, "127.0.0.1", http_port)
         async with http:
-            await server.wait_for_termination()
+            await http.serve_forever()
 
-    uvloop.run(serve())
+    threading.Thread(target=uvloop.run, args=(answer_health(),), daemon=True).start()
+    server = grpc.server(ThreadPoolExecutor(WORKER_THREADS), options=[("grpc.so_reuseport", 0)])
+    server.add_generic_rpc_handlers([handler])
+    server.add_insecure_port(f"127.0.0.1:{grpc_port}")
+    server.start()
+    server.wait_for_termination()
 
 
 if __name__ == "__main__":

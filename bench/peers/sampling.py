@@ -3,20 +3,23 @@
 cProfile (bench/peers/profiled.py) sees Python functions only and slows what
 it counts. py-spy reads the server's stacks a few hundred times a second
 without stopping it, and a sample whose innermost Python frame is the event
-loop's `run` is the loop running C code it calls: grpcio's core and Cython
-layer, uvloop, httptools, system calls, none of which leave Python frames.
+loop's `run` is the loop running C code it calls: uvloop, httptools, system
+calls, none of which leave Python frames. grpcio's core and Cython layer run
+in grpcio's own threads (its worker threads, named `kerasexport-grpc_N` in
+ours, and its poller), counted per thread group.
 py-spy lives in the bench's own virtualenv (bench/peers/venv-tools, made by
 bench/peers/setup.sh), never in kerasexport's.
 """
 
 import collections
 import os
+import re
 import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY_SPY = os.path.join(HERE, "venv-tools", "bin", "py-spy")
 RATE = 300  # samples a second: cheap enough not to move the server's requests/s
-LOOP_C = "C code the event loop calls (grpcio's core and Cython layer, uvloop, httptools, system calls)"
+LOOP_C = "C code the event loop calls (uvloop, httptools, system calls)"
 
 
 def missing():
@@ -61,9 +64,11 @@ def summarize(raw, seconds, requests):
         requests: requests answered meanwhile.
 
     Returns:
-        `{"threads": [(thread name, share of the wall clock not idle)], "main": [(where, share of
-        the main thread's samples, µs per request)], "loop_c": µs per request of the loop's C
-        code, "python": µs per request of the rest, "requests": ..., "seconds": ...}`.
+        `{"threads": [(thread group, share of one thread's wall clock not idle, summed over the
+        group's threads, µs per request)], "main": [(where, share of the main thread's samples,
+        µs per request)], "loop_c": µs per request of the loop's C code, "python": µs per request
+        of the main thread's rest, "requests": ..., "seconds": ...}`. A group is the threads
+        whose names differ only in a trailing ``_N``.
     """
     threads, main = collections.Counter(), collections.Counter()
     with open(raw) as f:
@@ -73,7 +78,7 @@ def summarize(raw, seconds, requests):
             if not count.isdigit() or len(frames) < 2:
                 continue
             thread = frames[0].split(": ", 1)[-1]
-            threads[thread] += int(count)
+            threads[re.sub(r"_\d+$", "", thread)] += int(count)
             if thread == "MainThread":
                 main[_where(frames[-1])] += int(count)
     possible = RATE * seconds
@@ -83,7 +88,7 @@ def summarize(raw, seconds, requests):
         return n / RATE / requests * 1e6 if requests else float("nan")
 
     return {
-        "threads": [(name, n / possible) for name, n in threads.most_common()],
+        "threads": [(name, n / possible, per_request(n)) for name, n in threads.most_common()],
         "main": [(where, n / total, per_request(n)) for where, n in main.most_common()] if total else [],
         "loop_c": per_request(main[LOOP_C]),
         "python": per_request(total - main[LOOP_C]),

@@ -69,6 +69,8 @@ thread (101): MainThread;run (asyncio/runners.py:118);model_infer (kerasexport/s
 inc (prometheus_client/values.py:28) 15
 thread (101): MainThread;run (asyncio/runners.py:118);helper (contextlib.py:301) 5
 thread (102): Thread-1 (_poll_wrapper);_poll_wrapper (grpc/_cython/poll.py:1) 30
+thread (103): kerasexport-grpc_0;_unary_response_in_pool (grpc/_server.py:600) 45
+thread (104): kerasexport-grpc_11;_unary_response_in_pool (grpc/_server.py:600) 45
 """
 
 
@@ -85,9 +87,12 @@ def test_samples_are_shared_out_by_where_the_main_thread_was(sampling, tmp_path)
     # 60 samples at RATE a second over 300 requests.
     assert summary["loop_c"] == pytest.approx(60 / sampling.RATE / 300 * 1e6)
     assert summary["python"] == pytest.approx(40 / sampling.RATE / 300 * 1e6)
-    threads = dict(summary["threads"])
-    assert threads["MainThread"] == pytest.approx(100 / sampling.RATE)
-    assert threads["Thread-1 (_poll_wrapper)"] == pytest.approx(30 / sampling.RATE)
+    threads = {name: (share, per) for name, share, per in summary["threads"]}
+    assert threads["MainThread"] == pytest.approx((100 / sampling.RATE, 100 / sampling.RATE / 300 * 1e6))
+    assert threads["Thread-1 (_poll_wrapper)"][0] == pytest.approx(30 / sampling.RATE)
+    # grpcio's worker threads are one group, their shares summed.
+    assert threads["kerasexport-grpc"] == pytest.approx((90 / sampling.RATE, 90 / sampling.RATE / 300 * 1e6))
+    assert [name for name, _, _ in summary["threads"]][:2] == ["MainThread", "kerasexport-grpc"]
 
 
 def test_sampling_says_why_it_cannot_run(sampling, monkeypatch, tmp_path):
@@ -108,7 +113,9 @@ def test_the_report_prints_both_cpus_and_the_samples(peers, sampling, tmp_path):
     row = next(line for line in text.splitlines() if line.startswith(f"| {peers.OURS} | gRPC"))
     assert "| 0.97 | 0.40 |" in row
     assert f"| {sampling.LOOP_C} | 60.0% | {summary['loop_c']:.1f} |" in text
-    assert f"{summary['loop_c']:.0f} µs of C code under the loop" in text
+    assert "kerasexport-grpc 30% (1000 µs a request)" in text
+    assert (f"{summary['python'] + summary['loop_c']:.0f} µs on the event loop "
+            f"({summary['python']:.0f} µs of it Python:") in text
     # Without a server session (an older result), the column says so rather than guessing.
     del cell["server_cpu"]
     text = peers.section({"mlp": res}, None, False, "up", "")

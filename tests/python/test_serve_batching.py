@@ -254,37 +254,3 @@ def test_a_slow_runtime_runs_in_worker_threads():
 def test_a_runtime_called_by_one_thread_at_a_time_never_runs_on_the_event_loop():
     # Its lock may be held by a batch running in a thread: the loop must never wait on it.
     assert not any(_threads_of_calls("openvino", 0, 8))
-
-
-def _batches_of_concurrent_calls(one_per_turn, max_delay_ms=0, calls=4):
-    """The rows of each runtime call when `calls` one-row requests reach an idle, timed endpoint at once."""
-    from kerasexport.artifact import Endpoint, TensorInfo
-    from kerasexport.serving.batching import Runner
-
-    artifact = _Timed("onnx", 0)
-    endpoint = Endpoint("serve", "graph", (TensorInfo("x", "float32", (None, 3)),),
-                        (TensorInfo("y", "float32", (None, 3)),))
-    rows = []
-    runner = Runner(artifact, 8, max_delay_ms, observe_batch=rows.append)
-
-    async def scenario():
-        await runner.run(endpoint, [np.zeros((1, 3), "float32")])  # timed: now it runs on the loop
-        rows.clear()
-        xs = [np.full((1, 3), i, "float32") for i in range(calls)]
-        ys = await asyncio.gather(*(runner.run(endpoint, [x], one_per_turn=one_per_turn) for x in xs))
-        for x, (y,) in zip(xs, ys):
-            np.testing.assert_array_equal(y, x * 2)
-
-    run(scenario())
-    return rows
-
-
-def test_a_one_per_turn_request_at_an_idle_endpoint_runs_at_once():
-    # gRPC's calls come one per turn of the loop: waiting out the turn for company is
-    # pure cost, so each runs at once. Requests of other transports, read together, merge.
-    assert _batches_of_concurrent_calls(one_per_turn=True) == [1, 1, 1, 1]
-    assert _batches_of_concurrent_calls(one_per_turn=False) == [4]
-
-
-def test_a_one_per_turn_request_still_waits_when_a_delay_is_asked_for():
-    assert _batches_of_concurrent_calls(one_per_turn=True, max_delay_ms=50) == [4]

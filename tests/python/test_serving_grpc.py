@@ -582,6 +582,38 @@ def test_http_and_grpc_requests_share_one_batch(serving_artifacts):
         http_client.close()
 
 
+def test_grpc_calls_that_arrive_together_merge_even_beyond_the_worker_threads(serving_artifacts):
+    # More callers than grpcio's worker threads: every call is answered, the ones that
+    # arrived together ran as a few batches, and nothing waited out the whole delay twice.
+    import kerasexport
+    from kerasexport.serving.grpc import WORKER_THREADS
+
+    callers = WORKER_THREADS + 4
+    with kerasexport.Server(serving_artifacts.onnx["mlp1"], port=0, grpc_port=serving_kit.free_port(),
+                            poll_seconds=0, quiet=True, max_batch_size=callers, max_delay_ms=1000) as server:
+        client = tritongrpc.InferenceServerClient(server.grpc_address)
+        rows = [np.full((1, 4), i / callers, "float32") for i in range(callers)]
+        answers = [None] * callers
+
+        def call(i):
+            result = client.infer("model", [infer_input("x", rows[i])], client_timeout=20)
+            answers[i] = result.as_numpy(result.get_response().outputs[0].name)
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
+        start = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert time.monotonic() - start < 10
+        for row, answer in zip(rows, answers):
+            np.testing.assert_allclose(answer, expected(serving_artifacts, 1, row), rtol=1e-5, atol=1e-6)
+        stats = client.get_inference_statistics("model", as_json=True)["model_stats"][0]
+        assert int(stats["inference_count"]) == callers
+        assert int(stats["execution_count"]) <= 3
+        client.close()
+
+
 def _import_in_fresh_python(environment):
     """(stdout, stderr) of a new Python that imports the gRPC server, then grpcio."""
     import subprocess

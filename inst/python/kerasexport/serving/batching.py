@@ -17,12 +17,6 @@ is called by one thread at a time. A call of such a runtime that its recent
 calls say will take under `INLINE_NS` runs on the event loop itself:
 handing a small model's batch to a thread and back costs more than running
 it (two context switches and the GIL's hand-over, on a busy core).
-
-grpcio's asyncio server hands the event loop one call per turn, so its
-calls never arrive together: a gRPC request (`run(..., one_per_turn=True)`)
-that finds its endpoint idle, with no delay asked for and a call to run on
-the loop, runs at once rather than through the batcher's queue, timer and
-task, which would only have waited for company that cannot come.
 """
 
 import asyncio
@@ -72,13 +66,11 @@ class Runner:
         self._row_ns = {}  # endpoint name -> recent runtime per row (moving average), ns
         self.stats = Statistics()
 
-    async def run(self, endpoint, arrays, one_per_turn=False):
+    async def run(self, endpoint, arrays):
         """Outputs (a list, in the endpoint's output order) for checked inputs.
 
         A request with as many rows as a batch, or more, runs alone, whatever
-        the batch size: it is never split nor refused. `one_per_turn`: the
-        transport delivers one request per turn of the event loop (gRPC; see
-        the module's doc).
+        the batch size: it is never split nor refused.
 
         Raises:
             RuntimeFailure: the runtime failed.
@@ -92,7 +84,7 @@ class Runner:
                     lambda a: self.call(endpoint, a), self._max_rows, self._max_delay,
                     inline=lambda rows: self.inline(endpoint, rows),
                 ) if batchable(endpoint) else None
-            if batcher is not None and not (one_per_turn and batcher.idle(rows)):
+            if batcher is not None:
                 outputs, compute = await batcher.submit(arrays, timed=True)
             elif self.inline(endpoint, rows):
                 outputs, compute = self.timed_call(endpoint, arrays)
@@ -198,11 +190,6 @@ class Batcher:
         self._running = 0
         self._timer = None
         self._tasks = set()
-
-    def idle(self, rows):
-        """Whether a request of `rows` rows would run alone, on the event loop, without waiting:
-        nothing queued or running, no delay asked for, and a call that short."""
-        return not self._groups and self._running == 0 and self._max_delay == 0 and self._inline(rows)
 
     async def submit(self, arrays, timed=False):
         """Queue one request; its outputs once its batch has run.

@@ -1,9 +1,13 @@
 """gRPC: KServe v2 / Triton and TensorFlow Serving on one port, beside HTTP.
 
-`GrpcServer` runs grpcio's asyncio server on the event loop uvicorn runs
-(started and stopped by `serving.server`), so both transports share the
-repository, the runners and their batchers, the statistics and the
-metrics. The services, one module each: `kserve`
+`GrpcServer` runs grpcio's threaded server beside the event loop uvicorn
+runs (started and stopped by `serving.server`); each call's behaviour runs
+on that loop (`calls`), so both transports share the repository, the
+runners and their batchers, the statistics and the metrics. Threaded, not
+grpcio's asyncio server: on one busy core its C core costs less per call
+than the asyncio server's turns of the loop, hand-off to the loop included
+(bench/RESULTS.md), and calls that arrive together reach the batcher
+together. The services, one module each: `kserve`
 (``inference.GRPCInferenceService``) and `tfserving`
 (``tensorflow.serving.PredictionService`` and ``ModelService``); what
 their methods share (token, size limit, status codes, metrics) is `calls`.
@@ -45,10 +49,13 @@ _READ_FACTOR = 4
 _READ_EXTRA = 64 * 2**20
 # How often a stopping server looks whether its calls in flight have finished.
 _DRAIN_POLL_SECONDS = 0.01
+# grpcio's worker threads: each holds one call until the loop answers it, so
+# this many calls at once can merge into a batch; more wait in grpcio's queue.
+WORKER_THREADS = 16
 
 
 class GrpcServer:
-    """grpcio's asyncio server with both services.
+    """grpcio's threaded server with both services, their behaviours on the event loop.
 
     Args:
         repository: the `Repository`.
@@ -75,7 +82,7 @@ class GrpcServer:
         self._server = None
 
     async def start(self):
-        """Bind and start serving, on the running event loop.
+        """Bind and start serving; the methods run on the running event loop.
 
         Raises:
             KerasexportError: the address cannot be bound.
@@ -87,12 +94,17 @@ class GrpcServer:
         except OSError:
             raise self._unavailable(shown) from None
 
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
         import grpc
 
         from kerasexport.serving.grpc import kserve, tfserving
 
+        self.calls.loop = asyncio.get_running_loop()
         limit = min(self.max_body_bytes * _READ_FACTOR + _READ_EXTRA, 2**31 - 1)
-        self._server = grpc.aio.server(options=[
+        self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="kerasexport-grpc")
+        self._server = grpc.server(self._workers, options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", -1),
             ("grpc.so_reuseport", 0),
@@ -108,8 +120,9 @@ class GrpcServer:
         except RuntimeError:
             self.port = 0
         if not self.port:
+            self._workers.shutdown(wait=False)
             raise self._unavailable(shown)
-        await self._server.start()
+        self._server.start()
         return self.port
 
     def _unavailable(self, shown):
@@ -132,7 +145,10 @@ class GrpcServer:
             self.calls.stopping = True
             while self.calls.in_flight and loop.time() < deadline:
                 await asyncio.sleep(_DRAIN_POLL_SECONDS)
-            await self._server.stop(max(deadline - loop.time(), 0))
+            stopped = self._server.stop(max(deadline - loop.time(), 0))
+            await loop.run_in_executor(None, stopped.wait)
+            self.calls.release()  # calls grpcio cancelled at the deadline stop waiting
+            self._workers.shutdown(wait=False)
             self._server = None
 
 

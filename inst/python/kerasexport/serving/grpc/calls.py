@@ -8,8 +8,16 @@ turn into ``{"error": ...}`` into the gRPC status of the same meaning with
 the same message, and counts, times and logs the call as `Guard` does for
 HTTP. While the server stops, calls in flight finish and new ones (but
 the health methods') are refused UNAVAILABLE.
+
+grpcio's threaded server calls the handler in one of its worker threads;
+the behaviour runs on the server's event loop (`Calls.loop`), beside the
+HTTP routes, the repository and the batchers, and the thread waits for its
+answer. Calls that arrive together are on the loop together, so they merge
+into batches as HTTP requests do.
 """
 
+import asyncio
+import concurrent.futures
 import logging
 import time
 
@@ -46,6 +54,13 @@ class _TooLarge:
         self.size = size
 
 
+class _Refusal:
+    """A call's gRPC status and message, for its worker thread to abort with."""
+
+    def __init__(self, code, message):
+        self.code, self.message = code, message
+
+
 class Calls:
     """Builds the handlers of one server's gRPC methods.
 
@@ -63,6 +78,13 @@ class Calls:
         self.access_log = access_log
         self.stopping = False  # set by `GrpcServer.stop()`: new calls get UNAVAILABLE
         self.in_flight = 0
+        self.loop = None  # the event loop the behaviours run on, set by `GrpcServer.start()`
+        self._waiting = set()  # futures worker threads wait on, cancelled by `release()`
+
+    def release(self):
+        """Let every worker thread still waiting for the loop go (the loop is stopping)."""
+        for future in list(self._waiting):
+            future.cancel()
 
     def unary(self, name, behaviour, request_class, response_class, *, protocol, open=False):
         """A unary-unary handler for `behaviour(request, labels)`.
@@ -80,7 +102,8 @@ class Calls:
         def deserialize(data):
             return _TooLarge(len(data)) if len(data) > limit else request_class.FromString(data)
 
-        async def handle(request, context):
+        async def handle(request, metadata):
+            """The answer, or the `_Refusal` to abort with."""
             start = time.perf_counter()
             labels = ["", ""]
             status = 200
@@ -89,7 +112,7 @@ class Calls:
                 if self.stopping and not open:
                     raise Unavailable(_STOPPING)
                 if self.token is not None and not open:
-                    given = dict(context.invocation_metadata() or ()).get("authorization", "")
+                    given = dict(metadata or ()).get("authorization", "")
                     refusal = token_refusal(given.encode() if isinstance(given, str) else given,
                                             self.token)
                     if refusal is not None:
@@ -99,7 +122,7 @@ class Calls:
                 return await behaviour(request, labels)
             except Exception as exc:
                 status, code, message = _failure(exc, name)
-                await context.abort(code, message)
+                return _Refusal(code, message)
             finally:
                 self.in_flight -= 1
                 elapsed = time.perf_counter() - start
@@ -107,8 +130,22 @@ class Calls:
                 if self.access_log:
                     logger.info("gRPC %s %d %.1fms", name, status, elapsed * 1000)
 
+        def in_worker(request, context):
+            future = asyncio.run_coroutine_threadsafe(handle(request, context.invocation_metadata()),
+                                                      self.loop)
+            self._waiting.add(future)
+            try:
+                answer = future.result()
+            except concurrent.futures.CancelledError:
+                answer = _Refusal(grpc.StatusCode.UNAVAILABLE, _STOPPING)
+            finally:
+                self._waiting.discard(future)
+            if isinstance(answer, _Refusal):
+                context.abort(answer.code, answer.message)
+            return answer
+
         return grpc.unary_unary_rpc_method_handler(
-            handle, request_deserializer=deserialize,
+            in_worker, request_deserializer=deserialize,
             response_serializer=response_class.SerializeToString)
 
 

@@ -27,7 +27,7 @@ _THREAD_DECODE_BYTES = 256 * 1024
 
 
 def handler(repository, calls, server_version):
-    """The generic handler of the service, for `grpc.aio.Server.add_generic_rpc_handlers`."""
+    """The generic handler of the service, for `grpc.Server.add_generic_rpc_handlers`."""
     from google.protobuf import json_format
     from tritonclient.grpc import model_config_pb2 as config_pb
     from tritonclient.grpc import service_pb2 as pb
@@ -71,7 +71,7 @@ def handler(repository, calls, server_version):
             labelled(labels, request.model_name, served.number)
             endpoint = served.artifact.endpoint()
             arrays = kserve_codec.inputs(endpoint, decoded)
-            outputs = await served.runner.run(endpoint, arrays, one_per_turn=True)
+            outputs = await served.runner.run(endpoint, arrays)
         return kserve_proto.encode_infer(pb.ModelInferResponse(), request.model_name, served.number,
                                          endpoint, outputs, decoded)
 

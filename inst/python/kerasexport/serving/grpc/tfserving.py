@@ -72,7 +72,7 @@ def handlers(repository, calls):
             if unknown:
                 raise BadRequest(f"Unknown output(s) {unknown} in output_filter. Available: {names}.")
             arrays = check_inputs(endpoint, tensors.by_position_if_single(endpoint, given))
-            outputs = await served.runner.run(endpoint, arrays, one_per_turn=True)
+            outputs = await served.runner.run(endpoint, arrays)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = model
         response.model_spec.version.value = served.number
