@@ -20,6 +20,7 @@ def main():
     from concurrent.futures import ThreadPoolExecutor
 
     from kerasexport.serving.grpc import WORKER_THREADS  # grpcio imported as kerasexport serve imports it
+    from kerasexport.serving.server import DEFAULT_MAX_BATCH_SIZE
 
     import grpc
     import numpy as np
@@ -63,7 +64,7 @@ def main():
             await http.serve_forever()
 
     threading.Thread(target=uvloop.run, args=(answer_health(),), daemon=True).start()
-    server = grpc.server(ThreadPoolExecutor(WORKER_THREADS), options=[("grpc.so_reuseport", 0)])
+    server = grpc.server(ThreadPoolExecutor(max(WORKER_THREADS, DEFAULT_MAX_BATCH_SIZE)), options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers([handler])
     server.add_insecure_port(f"127.0.0.1:{grpc_port}")
     server.start()

@@ -175,7 +175,7 @@ class Server:
             self._uvicorn.grpc = GrpcServer(
                 self.repository, self.metrics, version=__version__, host=self.host,
                 port=self.grpc_port, token=self.token, max_body_bytes=body_limit(self.max_body_mb),
-                access_log=not self.quiet)
+                access_log=not self.quiet, max_batch_size=self.max_batch_size)
 
     def start(self):
         """Load, bind, and serve in a background thread; returns once it answers.

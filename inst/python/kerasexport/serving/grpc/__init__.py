@@ -49,8 +49,10 @@ _READ_FACTOR = 4
 _READ_EXTRA = 64 * 2**20
 # How often a stopping server looks whether its calls in flight have finished.
 _DRAIN_POLL_SECONDS = 0.01
-# grpcio's worker threads: each holds one call until the loop answers it, so
-# this many calls at once can merge into a batch; more wait in grpcio's queue.
+# grpcio's worker threads, at least: each holds one call until the loop answers
+# it, and more calls wait in grpcio's queue, so there are as many as a batch has
+# rows when that is more (else a batch could never fill, and `--max-delay-ms`
+# would be waited out on every batch).
 WORKER_THREADS = 16
 
 
@@ -66,19 +68,21 @@ class GrpcServer:
         token: `str` or `None`.
         max_body_bytes: `int`, larger messages get RESOURCE_EXHAUSTED.
         access_log: `bool`.
+        max_batch_size: `int`, the server's rows per batch (sizes grpcio's worker threads).
 
     Attributes:
         port: the bound port, once `start()` has run.
     """
 
     def __init__(self, repository, metrics, *, version, host, port, token, max_body_bytes,
-                 access_log):
+                 access_log, max_batch_size=1):
         self.repository = repository
         self.host = host
         self.port = port
         self.version = version
         self.calls = Calls(metrics, token=token, max_body_bytes=max_body_bytes, access_log=access_log)
         self.max_body_bytes = max_body_bytes
+        self.workers = max(WORKER_THREADS, int(max_batch_size))
         self._server = None
 
     async def start(self):
@@ -103,7 +107,7 @@ class GrpcServer:
 
         self.calls.loop = asyncio.get_running_loop()
         limit = min(self.max_body_bytes * _READ_FACTOR + _READ_EXTRA, 2**31 - 1)
-        self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="kerasexport-grpc")
+        self._workers = ThreadPoolExecutor(self.workers, thread_name_prefix="kerasexport-grpc")
         self._server = grpc.server(self._workers, options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", -1),
