@@ -639,7 +639,6 @@ def _sample_lines(samples):
     return lines
 
 
-
 def _wait_for_quiet(limit=1.0, seconds=180):
     """Wait, at most `seconds`, for the 1-minute load average to fall below `limit`.
 

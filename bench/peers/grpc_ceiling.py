@@ -19,7 +19,7 @@ import threading
 def main():
     from concurrent.futures import ThreadPoolExecutor
 
-    from kerasexport.serving.grpc import WORKER_THREADS  # grpcio imported as kerasexport serve imports it
+    from kerasexport.serving.grpc import worker_threads  # grpcio imported as kerasexport serve imports it
     from kerasexport.serving.server import DEFAULT_MAX_BATCH_SIZE
 
     import grpc
@@ -64,7 +64,8 @@ def main():
             await http.serve_forever()
 
     threading.Thread(target=uvloop.run, args=(answer_health(),), daemon=True).start()
-    server = grpc.server(ThreadPoolExecutor(max(WORKER_THREADS, DEFAULT_MAX_BATCH_SIZE)), options=[("grpc.so_reuseport", 0)])
+    server = grpc.server(ThreadPoolExecutor(worker_threads(DEFAULT_MAX_BATCH_SIZE)),
+                         options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers([handler])
     server.add_insecure_port(f"127.0.0.1:{grpc_port}")
     server.start()

@@ -547,6 +547,16 @@ def test_kerasexport_serve_grpc_port_answers_and_stops_on_sigterm(serving_artifa
         process.stderr.close()
 
 
+def _seconds_to_run_together(threads, timeout=30):
+    """Start `threads` at once and wait for them all (each at most `timeout` s); the seconds it took."""
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return time.monotonic() - start
+
+
 def test_http_and_grpc_requests_share_one_batch(serving_artifacts):
     import kerasexport
     import tritonclient.http as tritonhttp
@@ -563,13 +573,8 @@ def test_http_and_grpc_requests_share_one_batch(serving_artifacts):
                        "grpc", grpc_client.infer("model", [infer_input("x", row)]))),
                    threading.Thread(target=lambda: answers.setdefault(
                        "http", http_client.infer("model", [http_input])))]
-        start = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
         # Two rows fill the batch: it runs at once, well before the 2 s delay.
-        assert time.monotonic() - start < 1.5
+        assert _seconds_to_run_together(threads) < 1.5
         stats = grpc_client.get_inference_statistics("model", as_json=True)["model_stats"][0]
         assert int(stats["execution_count"]) == 1 and int(stats["inference_count"]) == 2
         assert [int(b["batch_size"]) for b in stats["batch_stats"]] == [2]
@@ -599,13 +604,7 @@ def test_grpc_calls_that_arrive_together_merge_even_beyond_the_worker_threads(se
             result = client.infer("model", [infer_input("x", rows[i])], client_timeout=20)
             answers[i] = result.as_numpy(result.get_response().outputs[0].name)
 
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
-        start = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert time.monotonic() - start < 10
+        assert _seconds_to_run_together([threading.Thread(target=call, args=(i,)) for i in range(callers)]) < 10
         for row, answer in zip(rows, answers):
             np.testing.assert_allclose(answer, expected(serving_artifacts, 1, row), rtol=1e-5, atol=1e-6)
         stats = client.get_inference_statistics("model", as_json=True)["model_stats"][0]

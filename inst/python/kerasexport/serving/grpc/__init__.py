@@ -56,6 +56,11 @@ _DRAIN_POLL_SECONDS = 0.01
 WORKER_THREADS = 16
 
 
+def worker_threads(max_batch_size):
+    """How many worker threads grpcio gets for batches of `max_batch_size` rows."""
+    return max(WORKER_THREADS, int(max_batch_size))
+
+
 class GrpcServer:
     """grpcio's threaded server with both services, their behaviours on the event loop.
 
@@ -82,7 +87,7 @@ class GrpcServer:
         self.version = version
         self.calls = Calls(metrics, token=token, max_body_bytes=max_body_bytes, access_log=access_log)
         self.max_body_bytes = max_body_bytes
-        self.workers = max(WORKER_THREADS, int(max_batch_size))
+        self.workers = worker_threads(max_batch_size)
         self._server = None
 
     async def start(self):
