@@ -42,8 +42,9 @@ def peers():
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="no /proc here: the CPU columns read it")
 def test_the_load_generator_reads_every_process_of_a_session(loadgen):
-    # A child in a session of its own, spinning for about half a second of CPU.
-    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.5\n"
+    # A child in a session of its own, spinning for 0.6 s of CPU. /proc counts in clock ticks,
+    # which the kernel splits from the precise runtime with rounding: read it to 0.1 s.
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.6\n"
                               "while time.process_time() < end: pass\ntime.sleep(30)"],
                              start_new_session=True)
     try:
