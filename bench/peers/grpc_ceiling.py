@@ -17,10 +17,8 @@ import threading
 
 
 def main():
-    from concurrent.futures import ThreadPoolExecutor
-
-    from kerasexport.serving.grpc import worker_threads  # grpcio imported as kerasexport serve imports it
-    from kerasexport.serving.server import DEFAULT_MAX_BATCH_SIZE
+    from kerasexport.serving.grpc import Workers  # grpcio imported as kerasexport serve imports it
+    from kerasexport.serving.server import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_DELAY_MS
 
     import grpc
     import numpy as np
@@ -64,8 +62,9 @@ def main():
             await http.serve_forever()
 
     threading.Thread(target=uvloop.run, args=(answer_health(),), daemon=True).start()
-    server = grpc.server(ThreadPoolExecutor(worker_threads(DEFAULT_MAX_BATCH_SIZE)),
-                         options=[("grpc.so_reuseport", 0)])
+    workers = Workers()  # as many threads as kerasexport serve's defaults give it
+    workers.fit(DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_DELAY_MS)
+    server = grpc.server(workers, options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers([handler])
     server.add_insecure_port(f"127.0.0.1:{grpc_port}")
     server.start()

@@ -587,43 +587,83 @@ def test_http_and_grpc_requests_share_one_batch(serving_artifacts):
         http_client.close()
 
 
+def _one_batch_of_callers(server, model, callers, serving_artifacts):
+    """Send `callers` one-row gRPC calls at once; assert each answer; the seconds and executions."""
+    client = tritongrpc.InferenceServerClient(server.grpc_address)
+    rows = [np.full((1, 4), i / callers, "float32") for i in range(callers)]
+    answers = [None] * callers
+
+    def call(i):
+        result = client.infer(model, [infer_input("x", rows[i])], client_timeout=20)
+        answers[i] = result.as_numpy(result.get_response().outputs[0].name)
+
+    seconds = _seconds_to_run_together([threading.Thread(target=call, args=(i,)) for i in range(callers)])
+    for row, answer in zip(rows, answers):
+        np.testing.assert_allclose(answer, expected(serving_artifacts, 1, row), rtol=1e-5, atol=1e-6)
+    stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
+    client.close()
+    assert int(stats["inference_count"]) == callers
+    return seconds, int(stats["execution_count"])
+
+
 def test_grpc_calls_that_arrive_together_merge_even_beyond_the_worker_threads(serving_artifacts):
     # More callers than grpcio's worker threads: every call is answered, the ones that
     # arrived together ran as full batches, and only the last one waited out the delay.
     import kerasexport
     from kerasexport.serving.grpc import WORKER_THREADS
 
-    callers = WORKER_THREADS + 4
     with kerasexport.Server(serving_artifacts.onnx["mlp1"], port=0, grpc_port=serving_kit.free_port(),
                             poll_seconds=0, quiet=True, max_batch_size=8, max_delay_ms=1000) as server:
-        client = tritongrpc.InferenceServerClient(server.grpc_address)
-        rows = [np.full((1, 4), i / callers, "float32") for i in range(callers)]
-        answers = [None] * callers
-
-        def call(i):
-            result = client.infer("model", [infer_input("x", rows[i])], client_timeout=20)
-            answers[i] = result.as_numpy(result.get_response().outputs[0].name)
-
-        assert _seconds_to_run_together([threading.Thread(target=call, args=(i,)) for i in range(callers)]) < 10
-        for row, answer in zip(rows, answers):
-            np.testing.assert_allclose(answer, expected(serving_artifacts, 1, row), rtol=1e-5, atol=1e-6)
-        stats = client.get_inference_statistics("model", as_json=True)["model_stats"][0]
-        assert int(stats["inference_count"]) == callers
-        assert int(stats["execution_count"]) <= 3  # 8, 8, then the last 4 after the delay
-        client.close()
+        seconds, executions = _one_batch_of_callers(server, "model", WORKER_THREADS + 4, serving_artifacts)
+    assert seconds < 10 and executions <= 3  # 8, 8, then the last 4 after the delay
 
 
-def test_grpc_has_a_worker_thread_for_every_row_of_a_batch():
-    # Else a batch larger than the worker threads could never fill, and every batch
-    # would wait out --max-delay-ms.
-    from kerasexport.serving.grpc import WORKER_THREADS, GrpcServer
+def test_grpc_workers_grow_for_batches_that_wait_for_their_rows():
+    # A batch with a delay waits for its rows: with fewer calls in flight than rows
+    # it could never fill. Without a delay batches take what is there, and fewer
+    # threads answer more calls.
+    from kerasexport.serving.grpc import WORKER_THREADS, Workers
 
-    def workers(rows):
-        return GrpcServer(None, None, version="0", host="127.0.0.1", port=0, token=None, max_body_bytes=1,
-                          access_log=False, max_batch_size=rows).workers
+    workers = Workers()
+    try:
+        workers.fit(WORKER_THREADS * 4, 0)
+        assert workers.size == WORKER_THREADS
+        workers.fit(WORKER_THREADS * 4, 2)
+        workers.fit(8, 2)  # a smaller version loaded later takes no thread away
+        assert workers.size == WORKER_THREADS * 4
+        together = threading.Barrier(WORKER_THREADS * 4, timeout=20)
+        # Each task waits for all the others: this only ends if the pool runs them all at once.
+        done = [workers.submit(together.wait) for _ in range(WORKER_THREADS * 4)]
+        assert sorted(f.result(timeout=30) for f in done) == list(range(WORKER_THREADS * 4))
+    finally:
+        workers.shutdown(wait=False)
 
-    assert workers(1) == WORKER_THREADS
-    assert workers(WORKER_THREADS * 4) == WORKER_THREADS * 4
+
+def test_grpc_fills_a_batch_larger_than_the_default_threads_before_its_delay(serving_artifacts):
+    import kerasexport
+    from kerasexport.serving.grpc import WORKER_THREADS
+
+    rows = WORKER_THREADS + 8
+    with kerasexport.Server(serving_artifacts.onnx["mlp1"], port=0, grpc_port=serving_kit.free_port(),
+                            poll_seconds=0, quiet=True, max_batch_size=rows, max_delay_ms=8000) as server:
+        seconds, executions = _one_batch_of_callers(server, "model", rows, serving_artifacts)
+    # With only WORKER_THREADS calls in flight, the batch would wait out its 8 s.
+    assert executions == 1 and seconds < 6
+
+
+def test_grpc_workers_follow_a_triton_configs_batching(serving_artifacts, tmp_path):
+    import kerasexport
+    from kerasexport.serving.grpc import WORKER_THREADS
+
+    rows = WORKER_THREADS + 8
+    out = str(tmp_path / "models")
+    kerasexport.write_repository(serving_artifacts.onnx["mlp1"], out, engine="triton",
+                                 max_batch_size=rows, max_queue_delay_us=8_000_000)
+    # The server's own settings batch without a delay; the model's config.pbtxt waits 8 s.
+    with kerasexport.Server(out, port=0, grpc_port=serving_kit.free_port(), poll_seconds=0,
+                            quiet=True) as server:
+        seconds, executions = _one_batch_of_callers(server, "model", rows, serving_artifacts)
+    assert executions == 1 and seconds < 6
 
 
 def _import_in_fresh_python(environment):

@@ -118,9 +118,16 @@ class Server:
         from kerasexport.serving.batching import Runner
         from kerasexport.serving.errors import NotFound
 
+        if self.grpc_port:
+            from kerasexport.serving.grpc import Workers
+
+            self._grpc_workers = Workers()  # grpcio's threads, grown for every runner's batches
+
         def make_runner(artifact, model, version, config=None):
             rows, delay = ((config.rows_per_batch, config.max_delay_ms) if config is not None
                            else (self.max_batch_size, self.max_delay_ms))  # a Triton config.pbtxt's, else ours
+            if self.grpc_port:
+                self._grpc_workers.fit(rows, delay)
             return Runner(artifact, rows, delay, self.metrics.batch_observer(model, version))
 
         from kerasexport.serving.warmup import batch_sizes
@@ -175,7 +182,7 @@ class Server:
             self._uvicorn.grpc = GrpcServer(
                 self.repository, self.metrics, version=__version__, host=self.host,
                 port=self.grpc_port, token=self.token, max_body_bytes=body_limit(self.max_body_mb),
-                access_log=not self.quiet, max_batch_size=self.max_batch_size)
+                access_log=not self.quiet, workers=self._grpc_workers)
 
     def start(self):
         """Load, bind, and serve in a background thread; returns once it answers.

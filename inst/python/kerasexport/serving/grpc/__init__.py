@@ -39,6 +39,7 @@ def _import_grpc():
 _import_grpc()
 
 from kerasexport.serving.grpc.calls import Calls  # noqa: E402  (after grpcio's import above)
+from kerasexport.serving.grpc.workers import WORKER_THREADS, Workers, worker_threads  # noqa: E402,F401
 
 logger = logging.getLogger("kerasexport.serve")
 
@@ -49,16 +50,6 @@ _READ_FACTOR = 4
 _READ_EXTRA = 64 * 2**20
 # How often a stopping server looks whether its calls in flight have finished.
 _DRAIN_POLL_SECONDS = 0.01
-# grpcio's worker threads, at least: each holds one call until the loop answers
-# it, and more calls wait in grpcio's queue, so there are as many as a batch has
-# rows when that is more (else a batch could never fill, and `--max-delay-ms`
-# would be waited out on every batch).
-WORKER_THREADS = 16
-
-
-def worker_threads(max_batch_size):
-    """How many worker threads grpcio gets for batches of `max_batch_size` rows."""
-    return max(WORKER_THREADS, int(max_batch_size))
 
 
 class GrpcServer:
@@ -73,21 +64,22 @@ class GrpcServer:
         token: `str` or `None`.
         max_body_bytes: `int`, larger messages get RESOURCE_EXHAUSTED.
         access_log: `bool`.
-        max_batch_size: `int`, the server's rows per batch (sizes grpcio's worker threads).
+        workers: the `workers.Workers` grpcio runs the handlers on (the server
+            grows it as versions load); a new one when `None`.
 
     Attributes:
         port: the bound port, once `start()` has run.
     """
 
     def __init__(self, repository, metrics, *, version, host, port, token, max_body_bytes,
-                 access_log, max_batch_size=1):
+                 access_log, workers=None):
         self.repository = repository
         self.host = host
         self.port = port
         self.version = version
         self.calls = Calls(metrics, token=token, max_body_bytes=max_body_bytes, access_log=access_log)
         self.max_body_bytes = max_body_bytes
-        self.workers = worker_threads(max_batch_size)
+        self.workers = Workers() if workers is None else workers
         self._server = None
 
     async def start(self):
@@ -104,16 +96,13 @@ class GrpcServer:
             raise self._unavailable(shown) from None
 
         import asyncio
-        from concurrent.futures import ThreadPoolExecutor
-
         import grpc
 
         from kerasexport.serving.grpc import kserve, tfserving
 
         self.calls.loop = asyncio.get_running_loop()
         limit = min(self.max_body_bytes * _READ_FACTOR + _READ_EXTRA, 2**31 - 1)
-        self._workers = ThreadPoolExecutor(self.workers, thread_name_prefix="kerasexport-grpc")
-        self._server = grpc.server(self._workers, options=[
+        self._server = grpc.server(self.workers, options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", -1),
             ("grpc.so_reuseport", 0),
@@ -129,7 +118,7 @@ class GrpcServer:
         except RuntimeError:
             self.port = 0
         if not self.port:
-            self._workers.shutdown(wait=False)
+            self.workers.shutdown(wait=False)
             raise self._unavailable(shown)
         self._server.start()
         return self.port
@@ -157,7 +146,7 @@ class GrpcServer:
             stopped = self._server.stop(max(deadline - loop.time(), 0))
             await loop.run_in_executor(None, stopped.wait)
             self.calls.release()  # calls grpcio cancelled at the deadline stop waiting
-            self._workers.shutdown(wait=False)
+            self.workers.shutdown(wait=False)
             self._server = None
 
 
